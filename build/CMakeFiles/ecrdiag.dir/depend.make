@@ -1,0 +1,2 @@
+# Empty dependencies file for ecrdiag.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,113 @@
+/* AWS API calls over the two protocols ECR pulls need: awsJson1_1 (ECR, Organizations) and
+ * the STS query protocol (XML answers). Signs with SigV4, retries in AWS standard mode
+ * (3 attempts, exponential backoff with full jitter, on throttling, 5xx and transient
+ * network errors, never on 4xx access errors), keeps every request id, status and error
+ * for the report. Depends on core, http, sigv4, creds. */
+#ifndef ECRDIAG_AWS_H
+#define ECRDIAG_AWS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "ecrdiag/creds.h"
+#include "ecrdiag/err.h"
+#include "ecrdiag/http.h"
+
+/* Endpoint overrides: NULL means the service's default endpoint for the region. */
+struct aws_endpoints {
+  char *ecr;
+  char *sts;
+  char *organizations;
+};
+
+/* From AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_ORGANIZATIONS, each
+ * falling back to AWS_ENDPOINT_URL. */
+enum err_code aws_endpoints_from_env(struct aws_endpoints *out, struct err *e);
+void aws_endpoints_release(struct aws_endpoints *ep);
+
+struct aws_client {
+  struct http_client *http;              /* borrowed */
+  const struct aws_creds *creds;         /* borrowed */
+  const struct aws_endpoints *endpoints; /* borrowed; NULL: all defaults */
+  const char *partition;                 /* "aws", "aws-cn", "aws-us-gov" */
+  bool fips;                             /* use the FIPS endpoints */
+  int max_attempts;                      /* 0: 3 */
+  long retry_base_ms;                    /* 0: 1000 (backoff = rand(0, base * 2^attempt)), capped at 20 s */
+  time_t (*now)(void);                   /* clock seam; NULL: time() */
+};
+
+/* What one logical call did, across its attempts: one entry of the report's checks[]. */
+struct aws_call {
+  char *endpoint;      /* the URL called */
+  int attempts;
+  long duration_ms;    /* all attempts, backoff included */
+  long http_status;    /* of the last attempt; 0 when no answer */
+  char *error_code;    /* AWS's code (ECR "__type" without any "prefix#", STS <Code>), or NULL */
+  char *error_message; /* AWS's message, or the transport failure's, or NULL */
+  char *request_id;    /* x-amzn-RequestId (or the body's RequestId) of the last answer */
+  enum err_code transport; /* ERR_OK, or the transport failure of the last attempt */
+  long clock_skew_s;   /* server Date minus local clock, when a Date header came */
+};
+void aws_call_init(struct aws_call *c);
+void aws_call_release(struct aws_call *c);
+
+/* awsJson1_1: POST {} with X-Amz-Target: target. ERR_OK on 2xx with a JSON object in *response
+ * (caller decrefs). ERR_AWS when AWS answered with an error (call->error_code/message set).
+ * A transport failure as http_perform, after retries. */
+enum err_code aws_json_call(struct aws_client *c, const char *service, const char *region,
+                            const char *target, json_t *request, json_t **response,
+                            struct aws_call *call, struct err *e);
+
+/* STS query protocol: POST form params (already encoded "Action=...&Version=..."). ERR_OK on
+ * 2xx with the XML text in *xml (caller frees); ERR_AWS as above, from the <ErrorResponse>. */
+enum err_code aws_query_call(struct aws_client *c, const char *service, const char *region,
+                             const char *form, char **xml, struct aws_call *call,
+                             struct err *e);
+
+/* The endpoint URL used for service in region (override or default); the caller frees. */
+char *aws_endpoint_url(const struct aws_client *c, const char *service, const char *region);
+
+struct sts_identity {
+  char *arn;
+  char *account;
+  char *user_id;
+};
+enum err_code sts_get_caller_identity(struct aws_client *c, const char *region,
+                                      struct sts_identity *out, struct aws_call *call,
+                                      struct err *e);
+void sts_identity_release(struct sts_identity *id);
+
+struct ecr_auth {
+  char *password;       /* secret: the part after "AWS:" of the decoded token */
+  char *proxy_endpoint; /* "https://ACCOUNT.dkr.ecr.REGION.amazonaws.com" */
+  double expires_at;    /* epoch seconds */
+};
+enum err_code ecr_get_authorization_token(struct aws_client *c, const char *region,
+                                          struct ecr_auth *out, struct aws_call *call,
+                                          struct err *e);
+void ecr_auth_release(struct ecr_auth *a);
+
+/* BatchGetImage for one image (tag or digest, either may be NULL but not both) with the
+ * media types containerd accepts. *response is the raw answer (images[], failures[]). */
+enum err_code ecr_batch_get_image(struct aws_client *c, const char *region,
+                                  const char *registry_id, const char *repository,
+                                  const char *tag, const char *digest, json_t **response,
+                                  struct aws_call *call, struct err *e);
+/* GetRepositoryPolicy: *policy_text is the policy (caller frees), or NULL with ERR_AWS and
+ * call->error_code "RepositoryPolicyNotFoundException" when there is none. */
+enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region,
+                                        const char *registry_id, const char *repository,
+                                        char **policy_text, struct aws_call *call,
+                                        struct err *e);
+/* DescribeImages for one image id; raw answer in *response. */
+enum err_code ecr_describe_images(struct aws_client *c, const char *region,
+                                  const char *registry_id, const char *repository,
+                                  const char *tag, const char *digest, json_t **response,
+                                  struct aws_call *call, struct err *e);
+/* Organizations DescribeOrganization, signed for the partition's home region
+ * (us-east-1 in aws). *response is the raw answer. */
+enum err_code orgs_describe_organization(struct aws_client *c, json_t **response,
+                                         struct aws_call *call, struct err *e);
+
+#endif

@@ -1,0 +1,66 @@
+/* AWS Signature Version 4: canonical request, string to sign, signature, and the headers
+ * (or query parameters) that carry them. Every intermediate stage is kept so tests can
+ * assert each one against the AWS SigV4 test suite. The clock is an input, never read here.
+ * With crypto.c, the only OpenSSL users. Depends on core only. */
+#ifndef ECRDIAG_SIGV4_H
+#define ECRDIAG_SIGV4_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "ecrdiag/buf.h"
+#include "ecrdiag/err.h"
+#include "ecrdiag/header.h"
+
+/* Credentials used to sign; borrowed by the signer, never copied into its output
+ * except the session token (which goes on the wire as X-Amz-Security-Token). */
+struct sigv4_creds {
+  const char *access_key_id;
+  const char *secret_access_key;
+  const char *session_token; /* NULL when none */
+};
+
+struct sigv4_input {
+  const char *method;                /* "GET", "POST", ... */
+  const char *path;                  /* as on the wire, e.g. "/" or "/example/.." */
+  const char *query;                 /* without '?'; NULL or "" when none */
+  const struct http_header *headers; /* as they will be sent, Host included */
+  size_t n_headers;
+  const void *body;
+  size_t body_len;
+  const char *region;
+  const char *service;
+  const char *amz_date;    /* "YYYYMMDDTHHMMSSZ" (see sigv4_amz_date) */
+  bool normalize_path;     /* RFC 3986 dot-segment removal; true for every service but S3 */
+  bool sign_body;          /* also send x-amz-content-sha256 and sign it */
+  bool omit_session_token; /* add X-Amz-Security-Token after signing, unsigned (some services) */
+  long expires_s;          /* query signing only: X-Amz-Expires */
+};
+
+#define SIGV4_MAX_ADDED 4
+
+/* Everything the signer produced. Release with sigv4_output_release (wipes it). */
+struct sigv4_output {
+  struct buf canonical_request;
+  struct buf string_to_sign;
+  char signature[65];
+  /* Header signing: headers to add to the request, in this order: X-Amz-Date,
+   * X-Amz-Security-Token (when a token), x-amz-content-sha256 (when sign_body), Authorization.
+   * name points to a static string, value is owned by the output. */
+  struct http_header added[SIGV4_MAX_ADDED];
+  size_t n_added;
+  /* Query signing: the complete query string to send (X-Amz-Signature last). */
+  char *signed_query;
+};
+
+/* "20150830T123600Z" for t (UTC) into out. */
+void sigv4_amz_date(time_t t, char out[17]);
+
+enum err_code sigv4_sign_headers(const struct sigv4_input *in, const struct sigv4_creds *creds,
+                                 struct sigv4_output *out, struct err *e);
+enum err_code sigv4_sign_query(const struct sigv4_input *in, const struct sigv4_creds *creds,
+                               struct sigv4_output *out, struct err *e);
+void sigv4_output_release(struct sigv4_output *out);
+
+#endif
