@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ecrdiag/creds.h"
@@ -22,7 +23,10 @@ struct aws_endpoints {
 };
 
 /* From AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_ORGANIZATIONS, each
- * falling back to AWS_ENDPOINT_URL. */
+ * falling back to AWS_ENDPOINT_URL; all ignored when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+ * "true". An empty variable counts as unset. Fills *out (caller-owned; release with
+ * aws_endpoints_release, also after a failure). ERR_INVALID naming the variable when a value
+ * is not an http:// or https:// URL with a host. */
 enum err_code aws_endpoints_from_env(struct aws_endpoints *out, struct err *e);
 void aws_endpoints_release(struct aws_endpoints *ep);
 
@@ -30,11 +34,13 @@ struct aws_client {
   struct http_client *http;              /* borrowed */
   const struct aws_creds *creds;         /* borrowed */
   const struct aws_endpoints *endpoints; /* borrowed; NULL: all defaults */
-  const char *partition;                 /* "aws", "aws-cn", "aws-us-gov" */
-  bool fips;                             /* use the FIPS endpoints */
-  int max_attempts;                      /* 0: 3 */
-  long retry_base_ms;                    /* 0: 1000 (backoff = rand(0, base * 2^attempt)), capped at 20 s */
+  const char *partition;                 /* "aws", "aws-cn", "aws-us-gov"; NULL: from the region */
+  bool fips;                             /* use the FIPS endpoints (ignored for overrides) */
+  int max_attempts;                      /* 0: 3; at most 10 */
+  /* 0: 1000. Before attempt n+1 the call sleeps rand(0,1) * min(20 s, base * 2^(n-1)). */
+  long retry_base_ms;
   time_t (*now)(void);                   /* clock seam; NULL: time() */
+  uint64_t rng_state;                    /* backoff jitter PRNG; 0: seeded on first use */
 };
 
 /* What one logical call did, across its attempts: one entry of the report's checks[]. */
@@ -48,13 +54,19 @@ struct aws_call {
   char *request_id;    /* x-amzn-RequestId (or the body's RequestId) of the last answer */
   enum err_code transport; /* ERR_OK, or the transport failure of the last attempt */
   long clock_skew_s;   /* server Date minus local clock, when a Date header came */
+  bool clock_skew_known; /* a Date header came and parsed: clock_skew_s means something */
 };
 void aws_call_init(struct aws_call *c);
+/* Frees the strings and leaves c as aws_call_init does. Accepts NULL. Every call below starts
+ * by releasing what the aws_call it is given holds, so one can be reused. */
 void aws_call_release(struct aws_call *c);
 
-/* awsJson1_1: POST {} with X-Amz-Target: target. ERR_OK on 2xx with a JSON object in *response
- * (caller decrefs). ERR_AWS when AWS answered with an error (call->error_code/message set).
- * A transport failure as http_perform, after retries. */
+/* awsJson1_1: POST request (NULL: {}) with X-Amz-Target: target, signed for service (the
+ * signing name: "ecr", "organizations") in the signing region of aws_signing_region. ERR_OK on
+ * 2xx with a JSON object in *response (caller decrefs). ERR_AWS when AWS answered with an
+ * error (call->error_code/message set; e->msg says the same). ERR_PARSE ("malformed answer
+ * from HOST") when a 2xx body is not a JSON object. A transport failure as http_perform,
+ * after retries. ERR_INVALID for an unknown partition or a malformed region. */
 enum err_code aws_json_call(struct aws_client *c, const char *service, const char *region,
                             const char *target, json_t *request, json_t **response,
                             struct aws_call *call, struct err *e);
@@ -65,8 +77,15 @@ enum err_code aws_query_call(struct aws_client *c, const char *service, const ch
                              const char *form, char **xml, struct aws_call *call,
                              struct err *e);
 
-/* The endpoint URL used for service in region (override or default); the caller frees. */
+/* The endpoint URL used for service ("ecr", "sts", "organizations") in region (override or
+ * default; the region is not used for Organizations, which has one endpoint per partition);
+ * the caller frees. NULL for an unknown service or partition, or a malformed region. */
 char *aws_endpoint_url(const struct aws_client *c, const char *service, const char *region);
+/* The region requests to service are signed for: region itself, except for Organizations
+ * (the partition's home region: us-east-1, cn-northwest-1, us-gov-west-1), also when an
+ * endpoint override is in use. Borrowed (region or a static string); NULL as above. */
+const char *aws_signing_region(const struct aws_client *c, const char *service,
+                               const char *region);
 
 struct sts_identity {
   char *arn;
@@ -78,6 +97,9 @@ enum err_code sts_get_caller_identity(struct aws_client *c, const char *region,
                                       struct err *e);
 void sts_identity_release(struct sts_identity *id);
 
+/* ecr_get_authorization_token: ERR_PARSE when the token is not base64 of "AWS:password" (the
+ * message never quotes it). Every intermediate copy of the token is wiped; jansson's own
+ * parse buffers cannot be, a limitation noted in aws.c. */
 struct ecr_auth {
   char *password;       /* secret: the part after "AWS:" of the decoded token */
   char *proxy_endpoint; /* "https://ACCOUNT.dkr.ecr.REGION.amazonaws.com" */

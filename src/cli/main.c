@@ -1,1 +1,231 @@
-int main(void) { return 0; }
+/* The command line: one table of options drives parsing and --help; runs one diagnosis and
+ * renders it as text or JSON. No AWS or policy logic lives here.
+ * Exit codes: 0 pullable, 1 the pull fails, 2 usage or bad reference, 3 undecidable here. */
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_policy.h"
+#include "ecrdiag/diag.h"
+#include "ecrdiag/report.h"
+
+#define EXIT_USAGE 2
+#define EXIT_UNDECIDED 3
+
+struct cli {
+  const char *image;
+  const char *output;
+  const char *org_id;
+  const char *report_path;
+  const char *timeout;
+  bool no_color;
+  bool help;
+  bool version;
+};
+
+enum opt_kind { OPT_VALUE, OPT_FLAG };
+
+struct opt {
+  const char *name;
+  enum opt_kind kind;
+  const char *metavar;
+  size_t offset; /* into struct cli */
+  const char *help;
+};
+
+#define OPT_AT(field) offsetof(struct cli, field)
+static const struct opt options[] = {
+    {"--image", OPT_VALUE, "REF", OPT_AT(image),
+     "the image to check, e.g. 632000001762.dkr.ecr.ap-southeast-1.amazonaws.com/app:latest"},
+    {"--output", OPT_VALUE, "text|json", OPT_AT(output), "what to print (default text)"},
+    {"--org-id", OPT_VALUE, "o-...", OPT_AT(org_id),
+     "the caller's organization id, for the organization-wide fix"},
+    {"--report", OPT_VALUE, "FILE", OPT_AT(report_path),
+     "also write the JSON report to FILE (for a support ticket)"},
+    {"--timeout", OPT_VALUE, "SECONDS", OPT_AT(timeout),
+     "limit for each request (default 10)"},
+    {"--no-color", OPT_FLAG, NULL, OPT_AT(no_color), "no colours (also: NO_COLOR set)"},
+    {"--help", OPT_FLAG, NULL, OPT_AT(help), "this help"},
+    {"--version", OPT_FLAG, NULL, OPT_AT(version), "the version"},
+};
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static void usage(FILE *out)
+{
+  fprintf(out, "usage: ecrdiag --image REF [options]\n"
+               "       ecrdiag policy eval FILE|-\n\n"
+               "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
+               "Probes with the AWS credentials of the environment, as the kubelet would with\n"
+               "the node's IAM role.\n\noptions:\n");
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    char left[48];
+    snprintf(left, sizeof left, "%s%s%s", options[i].name, options[i].metavar ? " " : "",
+             options[i].metavar ? options[i].metavar : "");
+    fprintf(out, "  %-24s %s\n", left, options[i].help);
+  }
+  fprintf(out, "\nexit codes: 0 pullable by the probing principal, 1 the pull fails,\n"
+               "            2 usage error or bad image reference, 3 could not be decided here\n");
+}
+
+static const struct opt *find_option(const char *name, size_t n)
+{
+  for (size_t i = 0; i < N_OPTIONS; i++)
+    if (strlen(options[i].name) == n && strncmp(options[i].name, name, n) == 0)
+      return &options[i];
+  return NULL;
+}
+
+/* Parses argv into cli; on error prints what is wrong and returns false. */
+static bool parse_args(int argc, char **argv, struct cli *cli)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+    const struct opt *o = strncmp(arg, "--", 2) == 0 ? find_option(arg, n) : NULL;
+    if (!o) {
+      fprintf(stderr, "ecrdiag: unknown argument '%s'; see 'ecrdiag --help'\n", arg);
+      return false;
+    }
+    char *field = (char *)cli + o->offset;
+    if (o->kind == OPT_FLAG) {
+      if (eq) {
+        fprintf(stderr, "ecrdiag: '%s' takes no value\n", o->name);
+        return false;
+      }
+      *(bool *)field = true;
+      continue;
+    }
+    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+    if (!value) {
+      fprintf(stderr, "ecrdiag: '%s' needs a value (%s)\n", o->name, o->metavar);
+      return false;
+    }
+    *(const char **)field = value;
+  }
+  return true;
+}
+
+static bool valid_org_id(const char *s)
+{
+  /* Organizations API: ^o-[a-z0-9]{10,32}$ */
+  size_t n = strlen(s);
+  if (n < 12 || n > 34 || strncmp(s, "o-", 2) != 0)
+    return false;
+  for (size_t i = 2; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+      return false;
+  return true;
+}
+
+static bool parse_timeout_ms(const char *s, long *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || v <= 0 || v > 3600)
+    return false;
+  *out = (long)(v * 1000.0);
+  return *out > 0;
+}
+
+static bool write_report_file(const char *path, json_t *report)
+{
+  /* Written whole to a temporary name, then renamed: a reader never sees half a report. */
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  if (!tmp)
+    return false;
+  snprintf(tmp, n, "%s.tmp", path);
+  bool ok = json_dump_file(report, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+            rename(tmp, path) == 0;
+  if (!ok) {
+    fprintf(stderr, "ecrdiag: cannot write the report to '%s': %s\n", path, strerror(errno));
+    remove(tmp);
+  }
+  free(tmp);
+  return ok;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc >= 2 && strcmp(argv[1], "policy") == 0) {
+    if (argc >= 3 && strcmp(argv[2], "eval") == 0)
+      return cmd_policy_eval(argc - 2, argv + 2);
+    fprintf(stderr, "ecrdiag: 'policy' takes a subcommand: eval (see 'ecrdiag policy eval "
+                    "--help')\n");
+    return EXIT_USAGE;
+  }
+  struct cli cli = {0};
+  if (!parse_args(argc, argv, &cli))
+    return EXIT_USAGE;
+  if (cli.help) {
+    usage(stdout);
+    return 0;
+  }
+  if (cli.version) {
+    printf("ecrdiag %s\n", ECRDIAG_VERSION);
+    return 0;
+  }
+  if (!cli.image) {
+    fprintf(stderr, "ecrdiag: which image? give --image REF (see 'ecrdiag --help')\n");
+    return EXIT_USAGE;
+  }
+  bool json_out = false;
+  if (cli.output && strcmp(cli.output, "json") == 0) {
+    json_out = true;
+  } else if (cli.output && strcmp(cli.output, "text") != 0) {
+    fprintf(stderr, "ecrdiag: --output is 'text' or 'json', not '%s'\n", cli.output);
+    return EXIT_USAGE;
+  }
+  if (cli.org_id && !valid_org_id(cli.org_id)) {
+    fprintf(stderr, "ecrdiag: --org-id '%s' is not an organization id: it is 'o-' followed by "
+                    "10 to 32 lower-case letters or digits\n", cli.org_id);
+    return EXIT_USAGE;
+  }
+  long timeout_ms = 0;
+  if (cli.timeout && !parse_timeout_ms(cli.timeout, &timeout_ms)) {
+    fprintf(stderr, "ecrdiag: --timeout '%s' is not a number of seconds between 0 and 3600\n",
+            cli.timeout);
+    return EXIT_USAGE;
+  }
+
+  struct diag_options o = {
+      .image = cli.image,
+      .org_id = cli.org_id,
+      .timeout_ms = timeout_ms,
+      .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
+  };
+  struct diagnosis d;
+  diag_init(&d);
+  struct err e = {0};
+  enum err_code rc = diag_run(&o, &d, &e);
+  if (rc) {
+    fprintf(stderr, "ecrdiag: %s\n", e.msg[0] ? e.msg : err_code_str(rc));
+    diag_release(&d);
+    return rc == ERR_INVALID || rc == ERR_PARSE ? EXIT_USAGE : EXIT_UNDECIDED;
+  }
+  int code = diag_exit_code(&d);
+  json_t *report = report_json(&d);
+  if (cli.report_path && report && !write_report_file(cli.report_path, report))
+    code = code ? code : EXIT_UNDECIDED;
+  if (json_out) {
+    if (report) {
+      json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+      fputc('\n', stdout);
+    }
+  } else {
+    const char *no_color = getenv("NO_COLOR");
+    struct report_text_options to = {
+        .color = !cli.no_color && !(no_color && *no_color) && isatty(STDOUT_FILENO),
+    };
+    report_text(&d, &to, stdout);
+  }
+  json_decref(report);
+  diag_release(&d);
+  return code;
+}

@@ -1,0 +1,109 @@
+/* The diagnosis: probe as the pulling principal would (STS, ECR, the registry), turn every
+ * answer into checks and findings with evidence, rank the causes, and build the fix.
+ * One model that the text and JSON reports and the TUI all render. Depends on core, aws,
+ * registry, policy. */
+#ifndef ECRDIAG_DIAG_H
+#define ECRDIAG_DIAG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecrdiag/causes.h"
+#include "ecrdiag/err.h"
+#include "ecrdiag/imageref.h"
+#include "ecrdiag/policyfix.h"
+
+enum check_status {
+  CHECK_PASS,    /* the call did what the pull needs */
+  CHECK_FAIL,    /* AWS or the registry refused or lacked something */
+  CHECK_ERROR,   /* no usable answer: transport failure, throttling, server error */
+  CHECK_SKIPPED, /* not run: an earlier check made it pointless */
+};
+
+/* One request the probe made (all attempts of it), as the report's checks[] shows it. */
+struct diag_check {
+  const char *id;        /* static: "sts.GetCallerIdentity", "registry.manifest", ... */
+  char *endpoint;        /* the URL called */
+  enum check_status status;
+  int attempts;
+  long duration_ms;
+  long http_status;      /* 0 when no answer */
+  char *error_code;      /* AWS's or the registry's code, or NULL */
+  char *error_message;   /* AWS's or the registry's message, or the transport failure's */
+  char *request_id;
+};
+
+struct diag_finding {
+  enum cause_id cause;
+  char *summary;     /* one or two sentences for a person */
+  json_t *evidence;  /* an object: the checks and facts behind it */
+};
+
+struct diag_caller {
+  char *arn;
+  char *account;
+  char *org_id;            /* NULL when unknown */
+  char *credential_source; /* "env", ... */
+  bool is_pulling_principal;
+};
+
+#define DIAG_MAX_CHECKS 16
+#define DIAG_MAX_FINDINGS 16
+
+struct diagnosis {
+  struct image_ref ref;
+  bool ref_ok;                 /* ref parsed as a private ECR reference */
+  struct diag_caller caller;
+  int pullable;                /* 1 true, 0 false, -1 unknown (null) */
+  struct diag_finding findings[DIAG_MAX_FINDINGS]; /* ranked: the primary first */
+  size_t n_findings;
+  struct diag_check checks[DIAG_MAX_CHECKS];
+  size_t n_checks;
+  bool has_fix;
+  struct policy_fix fix;
+};
+
+enum diag_event_kind {
+  DIAG_EVENT_START, /* a check is about to run */
+  DIAG_EVENT_DONE,  /* a check finished: check points at its record */
+};
+
+struct diag_event {
+  enum diag_event_kind kind;
+  const char *check_id;          /* one of diag_plan[] */
+  const struct diag_check *check; /* DONE only; borrowed for the duration of the callback */
+};
+
+/* Every check a full probe runs, in order: a front end can list them before they run. */
+extern const char *const diag_plan[];
+extern const size_t diag_plan_len;
+
+struct diag_options {
+  const char *image;            /* the reference as the user gave it */
+  const char *org_id;           /* --org-id, or NULL */
+  long timeout_ms;              /* per request; 0: 10 s */
+  const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT or NULL */
+  /* Progress, called on the probing thread; it must not call back into the diagnosis. */
+  void (*on_event)(void *ctx, const struct diag_event *ev);
+  void *event_ctx;
+  /* Set non-zero (from any thread) to stop before the next request: the diagnosis then ends
+   * with the checks made so far and the run returns ERR_CANCELLED. */
+  const volatile int *cancel;
+};
+
+void diag_init(struct diagnosis *d);
+void diag_release(struct diagnosis *d);
+
+/* Runs the whole probe. ERR_OK when a diagnosis was made, whatever it found (input errors,
+ * missing credentials and unreachable endpoints are findings). ERR_CANCELLED when cancelled;
+ * another code only when the tool itself failed (a bad endpoint setting, out of memory), with
+ * e->msg. d is always left in a state diag_release accepts. */
+enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct err *e);
+
+/* The exit code the diagnosis gives: the primary finding's class, 0 when none. */
+int diag_exit_code(const struct diagnosis *d);
+/* "pass", "fail", "error", "skipped". */
+const char *diag_check_status_name(enum check_status s);
+
+#endif

@@ -1,0 +1,582 @@
+"""The AWS API operations of the simulator: STS (query protocol, XML), ECR and Organizations
+(awsJson1_1), their error bodies and status codes, and ECR's repository policy checks.
+
+Each operation takes an authenticated Call and the request parameters and returns the
+response members or raises AwsError; server.py owns HTTP, SigV4 and faults. Every wire
+fact below names where it comes from.
+"""
+
+import base64
+import json
+import re
+import urllib.parse
+import uuid
+import xml.sax.saxutils
+
+import imagegen
+import iampolicy
+import scenario as scenario_mod
+import sigv4
+
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921"
+ORGS_TARGET = "AWSOrganizationsV20161128"
+
+# Messages AWS uses, with sources.
+MSG_INVALID_TOKEN = "The security token included in the request is invalid."
+# ^ aws/aws-sdk-php#1114 (ECR UnrecognizedClientException, 400), QT-DevOps/DevOpsIssues#989 (STS).
+MSG_EXPIRED_TOKEN = "The security token included in the request is expired"
+# ^ cfn-sphere/cfn-sphere#55 (ExpiredToken XML body), jenkinsci/ec2-plugin#1008 (STS 403).
+MSG_BAD_SIGNATURE = ("The request signature we calculated does not match the signature you "
+                     "provided. Check your AWS Secret Access Key and signing method. Consult "
+                     "the service documentation for details.")
+# ^ hashicorp/terraform#23701 (sts:GetCallerIdentity SignatureDoesNotMatch).
+MSG_ORGS_DENIED = "You don't have permissions to access this resource."
+# ^ awslabs/aws-innovation-sandbox#6, prowler-cloud/prowler#2133 (Organizations AccessDenied).
+MSG_ORGS_NOT_IN_USE = "Your account is not a member of an organization."
+# ^ nozaq/terraform-aws-secure-baseline#70 (AWSOrganizationsNotInUseException, status 400).
+MSG_RATE_EXCEEDED = "Rate exceeded"
+# ^ aws/amazon-ecs-agent#498 (ECR ThrottlingException: Rate exceeded, status code: 400).
+MSG_INVALID_REPO_POLICY = ("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
+                           "'Invalid repository policy provided'")
+# ^ awsdocs/amazon-ecr-user-guide#20 (a Resource element is refused with this text),
+#   aws/aws-cdk#3583 (Status Code: 400; Error Code: InvalidParameterException).
+
+
+class AwsError(Exception):
+    """An AWS error answer: code (the __type / Code), message, HTTP status."""
+
+    def __init__(self, code, message, status=400):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def new_request_id():
+    return str(uuid.uuid4())
+
+
+# ---- wire formats ----
+
+def json_error_body(service, err):
+    # Organizations' exception shapes name the member "Message"; ECR's name it "message"
+    # (organizations-2016-11-28 and ecr-2015-09-21 service models).
+    key = "Message" if service == "organizations" else "message"
+    return json.dumps({"__type": err.code, key: err.message}).encode()
+
+
+def sts_error_body(err, request_id):
+    kind = "Receiver" if err.status >= 500 else "Sender"
+    return ('<ErrorResponse xmlns="%s">\n  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n'
+            '    <Message>%s</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n'
+            '</ErrorResponse>\n' % (STS_NS, kind, _x(err.code), _x(err.message), request_id)).encode()
+
+
+def sts_result_body(action, members, request_id):
+    inner = "".join("    <%s>%s</%s>\n" % (k, _x(v), k) for k, v in members)
+    return ('<%sResponse xmlns="%s">\n  <%sResult>\n%s  </%sResult>\n  <ResponseMetadata>\n'
+            '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</%sResponse>\n'
+            % (action, STS_NS, action, inner, action, request_id, action)).encode()
+
+
+def _x(text):
+    return xml.sax.saxutils.escape(str(text))
+
+
+def jackson_pretty(obj, nesting=0):
+    """JSON in the layout ECR returns policy text in (Jackson's default pretty printer:
+    '"key" : value', arrays inline as '[ a, b ]'), as seen in the SetRepositoryPolicy
+    output quoted in CircleCI-Public/aws-ecr-orb#368."""
+    if isinstance(obj, dict):
+        if not obj:
+            return "{ }"
+        ind = "  " * (nesting + 1)
+        items = ["%s%s : %s" % (ind, json.dumps(k, ensure_ascii=False),
+                                jackson_pretty(v, nesting + 1)) for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * nesting + "}"
+    if isinstance(obj, list):
+        if not obj:
+            return "[ ]"
+        return "[ " + ", ".join(jackson_pretty(v, nesting) for v in obj) + " ]"
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def pretty_policy_text(text):
+    try:
+        return jackson_pretty(json.loads(text))
+    except ValueError:
+        return text
+
+
+class Call:
+    """One authenticated API call: who (identity and principal), where (region), and the
+    simulator state; authz records the last authorisation for the request log."""
+
+    def __init__(self, state, ident, region, source_ip, request_id):
+        self.state = state
+        self.ident = ident
+        self.region = region
+        self.source_ip = source_ip
+        self.request_id = request_id
+        self.authz = None
+
+    def authorize(self, action, resource, resource_account=None, repo=None):
+        d = self.state.authorize(self.ident, action, resource, resource_account, self.region,
+                                 repo, self.source_ip)
+        self.authz = dict(d.as_log(), action=action, resource=resource)
+        if not d.allowed:
+            raise AwsError("AccessDeniedException",
+                           iampolicy.access_denied_message(self.ident.arn, action, resource, d))
+        return d
+
+
+# ---- STS ----
+
+def sts_get_caller_identity(call, params):
+    # No permission is needed for GetCallerIdentity (sts service model documentation).
+    ident = call.ident
+    return [("Arn", ident.arn), ("UserId", ident.user_id), ("Account", ident.account)]
+
+
+STS_OPS = {"GetCallerIdentity": sts_get_caller_identity}
+
+
+# ---- Organizations ----
+
+def orgs_describe_organization(call, params):
+    d = call.state.authorize(call.ident, "organizations:DescribeOrganization", "*",
+                             None, call.region, None, call.source_ip)
+    call.authz = dict(d.as_log(), action="organizations:DescribeOrganization", resource="*")
+    if not d.allowed:
+        # Organizations answers with a fixed text rather than the IAM "User: ..." form.
+        raise AwsError("AccessDeniedException", MSG_ORGS_DENIED)
+    org = call.state.scenario.org
+    if org is None or not org.contains(call.ident.account):
+        raise AwsError("AWSOrganizationsNotInUseException", MSG_ORGS_NOT_IN_USE)
+    return {"Organization": {
+        "Id": org.id,
+        "Arn": org.arn,
+        "FeatureSet": org.feature_set,
+        "MasterAccountArn": org.account_arn(org.management_account),
+        "MasterAccountId": org.management_account,
+        "MasterAccountEmail": org.management_email,
+        # Deprecated member, still returned; AWS lists SCPs when all features are on.
+        "AvailablePolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
+        if org.feature_set == "ALL" else [],
+    }}
+
+
+ORGS_OPS = {"DescribeOrganization": orgs_describe_organization}
+
+
+# ---- ECR ----
+
+_REPO_NAME_RX = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_DIGEST_RX = re.compile(r"[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")
+
+# Required members and JSON types of the operations implemented (ecr-2015-09-21 model).
+_ECR_TYPES = {
+    "registryId": str, "repositoryName": str, "imageIds": list, "repositoryNames": list,
+    "registryIds": list, "maxResults": int, "nextToken": str, "filter": dict,
+    "policyText": str, "force": bool, "acceptedMediaTypes": list, "layerDigest": str,
+    "layerDigests": list,
+}
+_ECR_REQUIRED = {
+    "BatchGetImage": ("repositoryName", "imageIds"),
+    "DescribeImages": ("repositoryName",),
+    "GetRepositoryPolicy": ("repositoryName",),
+    "SetRepositoryPolicy": ("repositoryName", "policyText"),
+    "DeleteRepositoryPolicy": ("repositoryName",),
+    "ListImages": ("repositoryName",),
+    "GetDownloadUrlForLayer": ("repositoryName", "layerDigest"),
+    "BatchCheckLayerAvailability": ("repositoryName", "layerDigests"),
+}
+
+
+def validate_ecr_input(op, params):
+    if not isinstance(params, dict):
+        raise AwsError("SerializationException", "Start of structure or map found where not expected.")
+    for k, v in params.items():
+        t = _ECR_TYPES.get(k)
+        if t is None or v is None:
+            continue
+        ok = isinstance(v, t) and not (t is int and isinstance(v, bool))
+        if not ok:
+            raise AwsError("SerializationException",
+                           "Unexpected value type in payload for member '%s'" % k)
+    for k in _ECR_REQUIRED.get(op, ()):
+        if params.get(k) is None:
+            raise AwsError("InvalidParameterException",
+                           "1 validation error detected: Value null at '%s' failed to satisfy "
+                           "constraint: Member must not be null" % k)
+    rid = params.get("registryId")
+    if rid is not None and not re.fullmatch(r"[0-9]{12}", rid):
+        raise AwsError("InvalidParameterException",
+                       "Invalid parameter at 'registryId' failed to satisfy constraint: "
+                       "'must satisfy regular expression '[0-9]{12}''")
+    name = params.get("repositoryName")
+    if name is not None and not (2 <= len(name) <= 256 and _REPO_NAME_RX.fullmatch(name)):
+        raise AwsError("InvalidParameterException",
+                       "Invalid parameter at 'repositoryName' failed to satisfy constraint: "
+                       "'must satisfy regular expression '%s''" % _REPO_NAME_RX.pattern)
+
+
+def _repo_not_found(name, registry):
+    # Text: actions/starter-workflows#2647 and aws-samples/eks-alb-istio-with-tls#7.
+    return AwsError("RepositoryNotFoundException",
+                    "The repository with name '%s' does not exist in the registry with id '%s'"
+                    % (name, registry))
+
+
+def _target_repo(call, params, action):
+    """Authorise action on the named repository, then return it.
+
+    Authorisation comes first: a caller in another account learns nothing about whether
+    the repository exists (it gets the same AccessDenied); one in the same account who is
+    allowed gets RepositoryNotFoundException.
+    """
+    registry = params.get("registryId") or call.ident.account
+    name = params["repositoryName"]
+    repo = call.state.find_repo(registry, call.region, name)
+    call.authorize(action, call.state.repo_arn(registry, call.region, name), registry, repo)
+    if repo is None:
+        raise _repo_not_found(name, registry)
+    return registry, repo
+
+
+def _registry_host(account, region):
+    return "%s.dkr.ecr.%s.%s" % (account, region, scenario_mod.dns_suffix(region))
+
+
+def ecr_get_authorization_token(call, params):
+    call.authorize("ecr:GetAuthorizationToken", "*")
+    ids = params.get("registryIds") or [call.ident.account]
+    for rid in ids:
+        if not isinstance(rid, str) or not re.fullmatch(r"[0-9]{12}", rid):
+            raise AwsError("InvalidParameterException",
+                           "Invalid parameter at 'registryIds' failed to satisfy constraint: "
+                           "'Member must satisfy constraint: [Member must satisfy regular "
+                           "expression pattern: [0-9]{12}]'")
+    password, expires_at = call.state.issue_token(call.ident, call.region)
+    token = base64.b64encode(("AWS:" + password).encode()).decode()
+    return {"authorizationData": [{
+        "authorizationToken": token,
+        "expiresAt": round(expires_at, 3),
+        "proxyEndpoint": "https://" + _registry_host(rid, call.region),
+    } for rid in ids]}
+
+
+def _resolve_image(repo, image_id):
+    """(digest, failure) for one ImageIdentifier; failure is (code, reason) or None."""
+    tag = image_id.get("imageTag")
+    dig = image_id.get("imageDigest")
+    if not tag and not dig:
+        return None, ("MissingDigestAndTag", "Invalid request: both imageTag and imageDigest are missing")
+    if dig and not _DIGEST_RX.fullmatch(dig):
+        return None, ("InvalidImageDigest", "Invalid image digest")
+    if tag:
+        found = repo.tag_map.get(tag)
+        if found is None:
+            return None, ("ImageNotFound", "Requested image not found")
+        if dig and dig != found:
+            return None, ("ImageTagDoesNotMatchDigest", "Invalid image tag and digest combination")
+        return found, None
+    if dig not in repo.manifests:
+        return None, ("ImageNotFound", "Requested image not found")
+    return dig, None
+
+
+def ecr_batch_get_image(call, params):
+    registry, repo = _target_repo(call, params, "ecr:BatchGetImage")
+    images, failures = [], []
+    for iid in params["imageIds"]:
+        iid = iid if isinstance(iid, dict) else {}
+        digest, failure = _resolve_image(repo, iid)
+        if failure:
+            failures.append({"imageId": iid, "failureCode": failure[0], "failureReason": failure[1]})
+            continue
+        m = repo.manifests[digest]
+        image_id = {"imageDigest": digest}
+        if iid.get("imageTag"):
+            image_id["imageTag"] = iid["imageTag"]
+        images.append({"registryId": registry, "repositoryName": repo.name, "imageId": image_id,
+                       "imageManifest": m.data.decode("utf-8"),
+                       "imageManifestMediaType": m.media_type})
+    return {"images": images, "failures": failures}
+
+
+def _page(items, params, default_max=100):
+    try:
+        start = int(params.get("nextToken") or 0)
+    except ValueError:
+        raise AwsError("InvalidParameterException", "Invalid parameter at 'nextToken'")
+    n = params.get("maxResults") or default_max
+    if not 1 <= n <= 1000:
+        raise AwsError("InvalidParameterException",
+                       "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                       "'Member must have value less than or equal to 1000'")
+    chunk = items[start:start + n]
+    token = str(start + n) if start + n < len(items) else None
+    return chunk, token
+
+
+def _tag_status_ok(tags, params):
+    status = ((params.get("filter") or {}).get("tagStatus") or "ANY")
+    return status == "ANY" or (status == "TAGGED") == bool(tags)
+
+
+def ecr_describe_images(call, params):
+    registry, repo = _target_repo(call, params, "ecr:DescribeImages")
+    if params.get("imageIds"):
+        digests = []
+        for iid in params["imageIds"]:
+            digest, failure = _resolve_image(repo, iid if isinstance(iid, dict) else {})
+            if failure:
+                # Message form as ECR prints it, e.g. "{imageDigest:'null', imageTag:'x'}".
+                raise AwsError("ImageNotFoundException",
+                               "The image with imageId {imageDigest:'%s', imageTag:'%s'} does not "
+                               "exist within the repository with name '%s' in the registry with "
+                               "id '%s'" % (iid.get("imageDigest") or "null",
+                                           iid.get("imageTag") or "null", repo.name, registry))
+            if digest not in digests:
+                digests.append(digest)
+    else:
+        digests = sorted(repo.manifests, key=lambda d: (-repo.pushed_at[d], d))
+    details = []
+    for d in digests:
+        m = repo.manifests[d]
+        tags = repo.tags_of(d)
+        if not params.get("imageIds") and not _tag_status_ok(tags, params):
+            continue
+        det = {"registryId": registry, "repositoryName": repo.name, "imageDigest": d,
+               "imageSizeInBytes": m.size_in_bytes, "imagePushedAt": repo.pushed_at[d],
+               "imageManifestMediaType": m.media_type, "imageStatus": "ACTIVE"}
+        if tags:
+            det["imageTags"] = tags
+        if m.config_media_type:
+            det["artifactMediaType"] = m.config_media_type
+        details.append(det)
+    chunk, token = _page(details, params)
+    out = {"imageDetails": chunk}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+def ecr_list_images(call, params):
+    registry, repo = _target_repo(call, params, "ecr:ListImages")
+    ids = []
+    for d in sorted(repo.manifests, key=lambda d: (-repo.pushed_at[d], d)):
+        tags = repo.tags_of(d)
+        if not _tag_status_ok(tags, params):
+            continue
+        if tags:
+            ids.extend({"imageDigest": d, "imageTag": t} for t in tags)
+        else:
+            ids.append({"imageDigest": d})
+    chunk, token = _page(ids, params)
+    out = {"imageIds": chunk}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+def _repo_member(registry, repo):
+    return {
+        "repositoryArn": repo.arn, "registryId": registry, "repositoryName": repo.name,
+        "repositoryUri": repo.uri, "createdAt": repo.created_at,
+        "imageTagMutability": repo.tag_mutability,
+        "imageScanningConfiguration": {"scanOnPush": False},
+        "encryptionConfiguration": {"encryptionType": "AES256"},
+    }
+
+
+def ecr_describe_repositories(call, params):
+    registry = params.get("registryId") or call.ident.account
+    names = params.get("repositoryNames")
+    repos = []
+    if names:
+        for name in names:
+            if not isinstance(name, str):
+                raise AwsError("SerializationException", "Unexpected value type in payload")
+            repo = call.state.find_repo(registry, call.region, name)
+            call.authorize("ecr:DescribeRepositories",
+                           call.state.repo_arn(registry, call.region, name), registry, repo)
+            if repo is None:
+                raise _repo_not_found(name, registry)
+            repos.append(repo)
+    else:
+        # A listing has no single repository; it is checked against repository/* so only a
+        # wildcard grant covers it, and no repository policy can grant it across accounts.
+        call.authorize("ecr:DescribeRepositories",
+                       call.state.repo_arn(registry, call.region, "*"), registry, None)
+        repos = call.state.repos_in(registry, call.region)
+    chunk, token = _page([_repo_member(registry, r) for r in repos], params)
+    out = {"repositories": chunk}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+def _policy_not_found(name, registry):
+    # Text: snyk/driftctl#1549.
+    return AwsError("RepositoryPolicyNotFoundException",
+                    "Repository policy does not exist for the repository with name '%s' in the "
+                    "registry with id '%s'" % (name, registry))
+
+
+def ecr_get_repository_policy(call, params):
+    registry, repo = _target_repo(call, params, "ecr:GetRepositoryPolicy")
+    with call.state.lock:
+        text = repo.policy_text
+    if text is None:
+        raise _policy_not_found(repo.name, registry)
+    return {"registryId": registry, "repositoryName": repo.name,
+            "policyText": pretty_policy_text(text)}
+
+
+def validate_repository_policy(text, scen):
+    """ECR's checks on SetRepositoryPolicy input; raises AwsError (InvalidParameterException)
+    with ECR's one fixed message, whatever the defect."""
+    def bad():
+        return AwsError("InvalidParameterException", MSG_INVALID_REPO_POLICY)
+    if len(text) > 10240:
+        raise bad()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise bad()
+    if not isinstance(doc, dict) or "Statement" not in doc:
+        raise bad()
+    sts = doc["Statement"]
+    sts = [sts] if isinstance(sts, dict) else sts
+    if not isinstance(sts, list) or not sts:
+        raise bad()
+    for st in sts:
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise bad()
+        if "Resource" in st or "NotResource" in st:
+            raise bad()  # awsdocs/amazon-ecr-user-guide#20, aws/aws-cdk#3590
+        actions = st.get("Action", st.get("NotAction"))
+        if actions is None:
+            raise bad()
+        for a in actions if isinstance(actions, list) else [actions]:
+            if not isinstance(a, str) or not (a == "*" or a.lower().startswith("ecr:")):
+                raise bad()
+        pe = st.get("Principal", st.get("NotPrincipal"))
+        if pe is None:
+            raise bad()
+        if pe != "*":
+            if not isinstance(pe, dict) or not pe:
+                raise bad()
+            for ptype, vals in pe.items():
+                vals = vals if isinstance(vals, list) else [vals]
+                if ptype == "Service":
+                    continue
+                if ptype != "AWS":
+                    raise bad()
+                for v in vals:
+                    if v == "*":
+                        continue
+                    # A principal naming an account or identity that does not exist is
+                    # refused (terraform-provider-aws#3924: an invalid ARN gives this error).
+                    if not isinstance(v, str) or not scen.principal_exists(v):
+                        raise bad()
+        cond = st.get("Condition")
+        if cond is not None and not (isinstance(cond, dict) and
+                                     all(isinstance(b, dict) for b in cond.values())):
+            raise bad()
+    return doc
+
+
+def ecr_set_repository_policy(call, params):
+    registry, repo = _target_repo(call, params, "ecr:SetRepositoryPolicy")
+    doc = validate_repository_policy(params["policyText"], call.state.scenario)
+    text = jackson_pretty(doc)
+    with call.state.lock:
+        repo.policy_text = text
+    return {"registryId": registry, "repositoryName": repo.name, "policyText": text}
+
+
+def ecr_delete_repository_policy(call, params):
+    registry, repo = _target_repo(call, params, "ecr:DeleteRepositoryPolicy")
+    with call.state.lock:
+        text = repo.policy_text
+        if text is None:
+            raise _policy_not_found(repo.name, registry)
+        repo.policy_text = None
+    return {"registryId": registry, "repositoryName": repo.name,
+            "policyText": pretty_policy_text(text)}
+
+
+def ecr_get_registry_policy(call, params):
+    call.authorize("ecr:GetRegistryPolicy", "*")
+    registry = call.ident.account
+    with call.state.lock:
+        text = call.state.scenario.registry_policies.get((registry, call.region))
+    if text is None:
+        # No public sample of this text was found; it follows the repository policy wording.
+        raise AwsError("RegistryPolicyNotFoundException",
+                       "Registry policy does not exist in the registry with id '%s'" % registry)
+    return {"registryId": registry, "policyText": pretty_policy_text(text)}
+
+
+def layer_url(state, repo, digest):
+    """A pre-signed-looking S3 URL on this server for one blob (ECR answers layer downloads
+    with a redirect to prod-REGION-starport-layer-bucket: iam-evaluation.md 7.5)."""
+    amz_date = sigv4.format_amz_date(state.now())
+    expires = 3600
+    path = "/prod-%s-starport-layer-bucket/%s-%s/%s" % (
+        repo.region, repo.account, imagegen.digest_of(repo.name.encode())[7:15],
+        digest.split(":", 1)[1])
+    q = [("X-Amz-Security-Token", "FwoGZXIvYXdzEAWSIMLAYERTOKEN"),
+         ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+         ("X-Amz-Date", amz_date),
+         ("X-Amz-SignedHeaders", "host"),
+         ("X-Amz-Expires", str(expires)),
+         ("X-Amz-Credential", "ASIAAWSSIMLAYERS0001/%s/%s/s3/aws4_request" % (amz_date[:8], repo.region)),
+         ("X-Amz-Signature", state.layer_signature(path, amz_date, expires))]
+    return "%s%s?%s" % (state.base_url or "", path, urllib.parse.urlencode(q))
+
+
+def ecr_get_download_url_for_layer(call, params):
+    registry, repo = _target_repo(call, params, "ecr:GetDownloadUrlForLayer")
+    digest = params["layerDigest"]
+    if digest not in repo.blobs:
+        raise AwsError("LayersNotFoundException",
+                       "The specified layers were not found in the repository '%s' in the "
+                       "registry with id '%s'" % (repo.name, registry))
+    return {"downloadUrl": layer_url(call.state, repo, digest), "layerDigest": digest}
+
+
+def ecr_batch_check_layer_availability(call, params):
+    registry, repo = _target_repo(call, params, "ecr:BatchCheckLayerAvailability")
+    layers, failures = [], []
+    for d in params["layerDigests"]:
+        if not isinstance(d, str) or not _DIGEST_RX.fullmatch(d):
+            failures.append({"layerDigest": str(d), "failureCode": "InvalidLayerDigest",
+                             "failureReason": "Invalid layer digest"})
+        elif d in repo.blobs:
+            b = repo.blobs[d]
+            layers.append({"layerDigest": d, "layerAvailability": "AVAILABLE",
+                           "layerSize": b.size, "mediaType": b.media_type})
+        else:
+            failures.append({"layerDigest": d, "failureCode": "MissingLayerDigest",
+                             "failureReason": "Could not find layer"})
+    return {"layers": layers, "failures": failures}
+
+
+ECR_OPS = {
+    "GetAuthorizationToken": ecr_get_authorization_token,
+    "BatchGetImage": ecr_batch_get_image,
+    "DescribeImages": ecr_describe_images,
+    "DescribeRepositories": ecr_describe_repositories,
+    "ListImages": ecr_list_images,
+    "GetRepositoryPolicy": ecr_get_repository_policy,
+    "SetRepositoryPolicy": ecr_set_repository_policy,
+    "DeleteRepositoryPolicy": ecr_delete_repository_policy,
+    "GetRegistryPolicy": ecr_get_registry_policy,
+    "GetDownloadUrlForLayer": ecr_get_download_url_for_layer,
+    "BatchCheckLayerAvailability": ecr_batch_check_layer_availability,
+}

@@ -1,0 +1,122 @@
+"""The simulator's run-time state shared by the API and registry front ends: the shifted
+clock, issued registry tokens, repository lookup and the one authorisation entry point.
+
+It ties the scenario model to the policy evaluator; it knows nothing of HTTP or of any
+wire format, so both awsapi.py and registry_v2.py call it the same way.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+
+import iampolicy
+import scenario as scenario_mod
+
+
+class Token:
+    """What an ECR registry password stands for: who, which region, until when."""
+
+    def __init__(self, identity_name, region, expires_at):
+        self.identity_name = identity_name
+        self.region = region
+        self.expires_at = expires_at
+
+
+class SimState:
+    def __init__(self, scen):
+        self.scenario = scen
+        self.lock = threading.RLock()
+        self.tokens = {}
+        # Signs the pre-signed-looking layer URLs, so a tampered URL is refused as S3 would.
+        self.url_secret = secrets.token_bytes(32)
+        self.base_url = None  # http://127.0.0.1:PORT, set once the server listens
+
+    def now(self):
+        """Simulated time: the machine clock shifted by the scenario's clock_offset_s."""
+        return time.time() + self.scenario.clock_offset_s
+
+    # ---- registry tokens ----
+
+    def issue_token(self, ident, region):
+        """A new opaque registry password for ident in region; returns (password, expires_at).
+
+        Real passwords are a base64 JSON envelope of about 2 KB; mimic the size and shape so
+        clients size their buffers for the real thing.
+        """
+        expires_at = self.now() + self.scenario.token_ttl_s
+        envelope = {
+            "payload": base64.b64encode(secrets.token_bytes(1024)).decode(),
+            "datakey": base64.b64encode(secrets.token_bytes(256)).decode(),
+            "version": "2",
+            "type": "DATA_KEY",
+            "expiration": int(expires_at),
+        }
+        password = base64.b64encode(json.dumps(envelope, separators=(",", ":")).encode()).decode()
+        with self.lock:
+            self.tokens[password] = Token(ident.name, region, expires_at)
+        return password, expires_at
+
+    def lookup_token(self, password):
+        with self.lock:
+            return self.tokens.get(password)
+
+    # ---- repositories ----
+
+    def find_repo(self, account, region, name):
+        with self.lock:
+            return self.scenario.repositories.get((account, region, name))
+
+    def repos_in(self, account, region):
+        with self.lock:
+            return sorted((r for (a, g, _), r in self.scenario.repositories.items()
+                           if a == account and g == region), key=lambda r: r.name)
+
+    @staticmethod
+    def repo_arn(account, region, name):
+        return "arn:%s:ecr:%s:%s:repository/%s" % (scenario_mod.partition_for(region), region,
+                                                    account, name)
+
+    # ---- authorisation ----
+
+    def authorize(self, ident, action, resource, resource_account=None, region=None,
+                  repo=None, source_ip=None, resource_policy_applies=True):
+        """Evaluate action on resource for ident; returns an iampolicy.Decision.
+
+        resource_account None means an action without a resource type (only the identity
+        side and SCPs count). A repository that does not exist has no repository policy,
+        which is why a missing cross-account repository is refused exactly like a missing
+        grant: AWS does not reveal which.
+        """
+        scen = self.scenario
+        principal = scen.principal(ident)
+        ip = ident.source_ip or scen.source_ip or source_ip
+        ctx = iampolicy.base_context(principal, resource_account, ip, self.now(), region)
+        if repo is not None:
+            for k, v in repo.tags.items():
+                ctx["aws:ResourceTag/" + k] = v
+                ctx["ecr:ResourceTag/" + k] = v
+        req = iampolicy.Request(principal, action, resource, ctx)
+        rp = None
+        extra = []
+        if resource_account is not None:
+            with self.lock:
+                rp = repo.policy_doc() if repo is not None else None
+                text = scen.registry_policies.get((resource_account, region))
+            if text:
+                try:
+                    extra.append(json.loads(text))
+                except ValueError:
+                    pass
+        return iampolicy.decide(req, ident.policies, ident.boundary, ident.session_policy,
+                                scen.scp_levels(ident.account), rp, resource_account, extra,
+                                resource_policy_applies)
+
+    # ---- pre-signed layer URLs ----
+
+    def layer_signature(self, path, amz_date, expires):
+        msg = ("%s\n%s\n%s" % (path, amz_date, expires)).encode()
+        return hmac.new(self.url_secret, msg, hashlib.sha256).hexdigest()

@@ -1,0 +1,785 @@
+/* The probe plan and its reading. Calls AWS and the registry as the kubelet's credential
+ * provider and containerd would, records every call as a check, and turns AWS's answers
+ * (error codes, the AccessDenied reason suffix, BatchGetImage failures) into ranked findings.
+ * Depends on core, aws, registry and policy; knows nothing of how reports are rendered. */
+#include "ecrdiag/diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ecrdiag/aws.h"
+#include "ecrdiag/buf.h"
+#include "ecrdiag/creds.h"
+#include "ecrdiag/http.h"
+#include "ecrdiag/registry.h"
+
+#define DIAG_SUMMARY_MAX_BYTES 4096
+#define DIAG_DEFAULT_TIMEOUT_MS 10000L
+
+/* Everything one run holds while probing; torn down in one place. */
+struct probe {
+  const struct diag_options *o;
+  struct diagnosis *d;
+  struct aws_creds creds;
+  struct aws_endpoints endpoints;
+  struct http_client *http;
+  struct aws_client aws;
+  struct ecr_auth auth;
+  bool have_token;
+  char *image_digest;      /* from BatchGetImage, used for the registry request */
+  char *policy_text;       /* the repository policy, when the caller could read it */
+  bool policy_known;       /* policy_text is the truth (NULL: none exists) */
+};
+
+const char *const diag_plan[] = {
+    "sts.GetCallerIdentity",   "organizations.DescribeOrganization",
+    "ecr.GetAuthorizationToken", "ecr.GetRepositoryPolicy",
+    "ecr.BatchGetImage",       "registry.ping",
+    "registry.manifest",
+};
+const size_t diag_plan_len = sizeof diag_plan / sizeof diag_plan[0];
+
+const char *diag_check_status_name(enum check_status s)
+{
+  switch (s) {
+  case CHECK_PASS: return "pass";
+  case CHECK_FAIL: return "fail";
+  case CHECK_ERROR: return "error";
+  case CHECK_SKIPPED: return "skipped";
+  }
+  return "error";
+}
+
+void diag_init(struct diagnosis *d)
+{
+  memset(d, 0, sizeof *d);
+  d->pullable = -1;
+}
+
+void diag_release(struct diagnosis *d)
+{
+  if (!d)
+    return;
+  imageref_release(&d->ref);
+  free(d->caller.arn);
+  free(d->caller.account);
+  free(d->caller.org_id);
+  free(d->caller.credential_source);
+  for (size_t i = 0; i < d->n_findings; i++) {
+    free(d->findings[i].summary);
+    json_decref(d->findings[i].evidence);
+  }
+  for (size_t i = 0; i < d->n_checks; i++) {
+    free(d->checks[i].endpoint);
+    free(d->checks[i].error_code);
+    free(d->checks[i].error_message);
+    free(d->checks[i].request_id);
+  }
+  if (d->has_fix)
+    policyfix_release(&d->fix);
+  diag_init(d);
+}
+
+/* ---- recording ------------------------------------------------------------------------ */
+
+static struct diag_check *add_check(struct diagnosis *d, const char *id)
+{
+  if (d->n_checks == DIAG_MAX_CHECKS)
+    return NULL;
+  struct diag_check *c = &d->checks[d->n_checks++];
+  memset(c, 0, sizeof *c);
+  c->id = id;
+  return c;
+}
+
+static void emit(const struct probe *p, enum diag_event_kind kind, const char *id,
+                 const struct diag_check *c)
+{
+  if (!p->o->on_event)
+    return;
+  struct diag_event ev = {.kind = kind, .check_id = id, .check = c};
+  p->o->on_event(p->o->event_ctx, &ev);
+}
+
+/* Announces a check; false when the run was cancelled and the check must not start. */
+static bool step(const struct probe *p, const char *id)
+{
+  if (p->o->cancel && *p->o->cancel)
+    return false;
+  emit(p, DIAG_EVENT_START, id, NULL);
+  return true;
+}
+
+static struct diag_check *add_call_check(struct probe *p, const char *id,
+                                         const struct aws_call *call, enum check_status status)
+{
+  struct diagnosis *d = p->d;
+  struct diag_check *c = add_check(d, id);
+  if (!c)
+    return NULL;
+  c->status = status;
+  c->endpoint = str_dup(call->endpoint);
+  c->attempts = call->attempts;
+  c->duration_ms = call->duration_ms;
+  c->http_status = call->http_status;
+  c->error_code = str_dup(call->error_code);
+  c->error_message = str_dup(call->error_message);
+  c->request_id = str_dup(call->request_id);
+  emit(p, DIAG_EVENT_DONE, id, c);
+  return c;
+}
+
+static struct diag_check *add_registry_check(struct probe *p, const char *id,
+                                             const struct registry_result *r,
+                                             enum check_status status)
+{
+  struct diag_check *c = add_check(p->d, id);
+  if (!c)
+    return NULL;
+  c->status = status;
+  c->endpoint = str_dup(r->url);
+  c->attempts = 1;
+  c->duration_ms = r->duration_ms;
+  c->http_status = r->status;
+  c->error_code = str_dup(r->error_code);
+  c->error_message = str_dup(r->error_message);
+  emit(p, DIAG_EVENT_DONE, id, c);
+  return c;
+}
+
+/* Adds a finding; takes ownership of evidence (NULL: an empty object). */
+__attribute__((format(printf, 4, 5))) static void
+add_finding(struct diagnosis *d, enum cause_id cause, json_t *evidence, const char *fmt, ...)
+{
+  if (d->n_findings == DIAG_MAX_FINDINGS) {
+    json_decref(evidence);
+    return;
+  }
+  struct buf s;
+  buf_init(&s, DIAG_SUMMARY_MAX_BYTES);
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(&s, fmt, ap);
+  va_end(ap);
+  struct diag_finding *f = &d->findings[d->n_findings++];
+  f->cause = cause;
+  f->summary = buf_detach(&s);
+  f->evidence = evidence ? evidence : json_object();
+}
+
+/* The evidence of one check: what was called and what came back. */
+static json_t *check_evidence(const struct diag_check *c)
+{
+  if (!c)
+    return json_object();
+  json_t *ev = json_pack("{s:s, s:s?}", "check", c->id, "endpoint", c->endpoint);
+  if (c->http_status)
+    json_object_set_new(ev, "http_status", json_integer(c->http_status));
+  if (c->error_code)
+    json_object_set_new(ev, "error_code", json_string(c->error_code));
+  if (c->error_message)
+    json_object_set_new(ev, "message", json_string(c->error_message));
+  if (c->request_id)
+    json_object_set_new(ev, "request_id", json_string(c->request_id));
+  return ev;
+}
+
+/* ---- reading AWS's answers ------------------------------------------------------------ */
+
+static bool code_is(const struct aws_call *call, const char *a, const char *b)
+{
+  const char *c = call->error_code;
+  return c && ((a && strcmp(c, a) == 0) || (b && strcmp(c, b) == 0));
+}
+
+static bool is_throttling_code(const char *c)
+{
+  static const char *const codes[] = {
+      "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+      "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+      "ProvisionedThroughputExceededException", "LimitExceededException",
+  };
+  for (size_t i = 0; c && i < sizeof codes / sizeof codes[0]; i++)
+    if (strcmp(c, codes[i]) == 0)
+      return true;
+  return false;
+}
+
+/* Why the prober itself could not complete a call, or CAUSE_COUNT when the answer is about
+ * the pull rather than the prober (an AccessDenied, a missing image). */
+static enum cause_id prober_cause(const struct aws_call *call)
+{
+  switch (call->transport) {
+  case ERR_OK: break;
+  case ERR_DNS: case ERR_CONNECT: case ERR_TIMEOUT: case ERR_TLS: case ERR_NETWORK:
+    return CAUSE_PROBE_UNREACHABLE;
+  default: return CAUSE_SERVICE_ERROR;
+  }
+  if (code_is(call, "InvalidClientTokenId", "UnrecognizedClientException"))
+    return CAUSE_CREDENTIALS_INVALID;
+  if (code_is(call, "ExpiredToken", "ExpiredTokenException"))
+    return CAUSE_CREDENTIALS_EXPIRED;
+  if (code_is(call, "SignatureDoesNotMatch", "InvalidSignatureException")) {
+    if (call->error_message && strstr(call->error_message, "Signature expired"))
+      return CAUSE_CLOCK_SKEW;
+    return CAUSE_CREDENTIALS_INVALID;
+  }
+  if (code_is(call, "RequestExpired", "SignatureExpired") ||
+      code_is(call, "RequestTimeTooSkewed", NULL))
+    return CAUSE_CLOCK_SKEW;
+  if (code_is(call, "IncompleteSignature", "MissingAuthenticationToken") ||
+      code_is(call, "MissingAuthenticationTokenException", NULL))
+    return CAUSE_CREDENTIALS_INVALID;
+  if (is_throttling_code(call->error_code))
+    return CAUSE_THROTTLED;
+  if (call->http_status >= 500 || code_is(call, "ServerException", "ServiceUnavailable") ||
+      code_is(call, "InternalFailure", "ServiceUnavailableException"))
+    return CAUSE_SERVICE_ERROR;
+  return CAUSE_COUNT;
+}
+
+static const char *prober_advice(enum cause_id cause)
+{
+  switch (cause) {
+  case CAUSE_CREDENTIALS_INVALID:
+    return "check the access key and secret (and the session token for temporary keys)";
+  case CAUSE_CREDENTIALS_EXPIRED:
+    return "refresh the session (aws sso login, a new assume-role) and run again";
+  case CAUSE_CLOCK_SKEW: return "sync this host's clock (NTP) and run again";
+  case CAUSE_THROTTLED: return "wait a minute and run again";
+  case CAUSE_PROBE_UNREACHABLE:
+    return "check the network, proxy and endpoint settings of this host, or run ecrdiag on the "
+           "node itself";
+  default: return "run again; if it persists, check the AWS Health Dashboard";
+  }
+}
+
+/* Records that the prober could not complete a call: a tool finding. */
+static void add_prober_finding(struct probe *p, enum cause_id cause, const struct diag_check *c)
+{
+  json_t *ev = check_evidence(c);
+  if (cause == CAUSE_CLOCK_SKEW && p->aws.now)
+    json_object_set_new(ev, "note", json_string("AWS rejects signatures more than 15 minutes "
+                                                "away from its clock"));
+  add_finding(p->d, cause, ev, "%s failed: %s. %s: %s.", c ? c->id : "a call",
+              c && c->error_message ? c->error_message : "no answer",
+              cause_info(cause)->title, prober_advice(cause));
+}
+
+/* The policy type AWS names at the end of an AccessDenied message (IAM troubleshooting page:
+ * "with an explicit deny in a <type> policy" / "because no <type> policy allows the <action>
+ * action"). */
+struct denied_reason {
+  bool found;
+  bool explicit_deny;
+  const char *type; /* "resource-based", "identity-based", "service control", ... */
+};
+
+static struct denied_reason parse_denied_reason(const char *msg)
+{
+  static const char *const types[] = {
+      "resource-based", "identity-based", "service control", "resource control",
+      "permissions boundary", "session", "VPC endpoint",
+  };
+  struct denied_reason r = {0};
+  if (!msg)
+    return r;
+  const char *expl = strstr(msg, "with an explicit deny in a");
+  const char *impl = strstr(msg, "because no ");
+  const char *tail = expl ? expl : impl;
+  if (!tail)
+    return r;
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    if (strstr(tail, types[i])) {
+      r.found = true;
+      r.explicit_deny = expl != NULL;
+      r.type = types[i];
+      return r;
+    }
+  }
+  return r;
+}
+
+/* ---- the probe ------------------------------------------------------------------------ */
+
+static bool cross_account(const struct probe *p)
+{
+  return p->d->caller.account && strcmp(p->d->caller.account, p->d->ref.registry_id) != 0;
+}
+
+static bool probe_identity(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  struct aws_call call;
+  aws_call_init(&call);
+  struct sts_identity id = {0};
+  struct err e = {0};
+  enum err_code rc = sts_get_caller_identity(&p->aws, d->ref.region, &id, &call, &e);
+  bool ok = rc == ERR_OK;
+  struct diag_check *c =
+      add_call_check(p, "sts.GetCallerIdentity", &call, ok ? CHECK_PASS : CHECK_ERROR);
+  if (ok) {
+    d->caller.arn = id.arn;
+    d->caller.account = id.account;
+    id.arn = id.account = NULL;
+  } else {
+    enum cause_id cause = prober_cause(&call);
+    if (rc != ERR_AWS && rc != ERR_OK && call.transport == ERR_OK) {
+      /* A malformed answer: the call's record has no message of its own. */
+      if (c && !c->error_message)
+        c->error_message = str_dup(e.msg);
+      cause = CAUSE_SERVICE_ERROR;
+    }
+    add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c);
+  }
+  sts_identity_release(&id);
+  aws_call_release(&call);
+  return ok;
+}
+
+static void probe_organization(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  if (p->o->org_id) {
+    d->caller.org_id = str_dup(p->o->org_id);
+    return;
+  }
+  struct aws_call call;
+  aws_call_init(&call);
+  json_t *resp = NULL;
+  enum err_code rc = orgs_describe_organization(&p->aws, &resp, &call, NULL);
+  const char *org =
+      json_string_value(json_object_get(json_object_get(resp, "Organization"), "Id"));
+  if (rc == ERR_OK && org)
+    d->caller.org_id = str_dup(org);
+  /* Not being allowed to read the organization is normal for a node role and says nothing
+   * about the pull: the check is recorded as failed, never as a finding. */
+  add_call_check(p, "organizations.DescribeOrganization", &call,
+                 rc == ERR_OK ? CHECK_PASS : (rc == ERR_AWS ? CHECK_FAIL : CHECK_ERROR));
+  json_decref(resp);
+  aws_call_release(&call);
+}
+
+static void probe_auth_token(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  struct aws_call call;
+  aws_call_init(&call);
+  enum err_code rc = ecr_get_authorization_token(&p->aws, d->ref.region, &p->auth, &call, NULL);
+  p->have_token = rc == ERR_OK && p->auth.password;
+  enum check_status st = p->have_token ? CHECK_PASS : CHECK_FAIL;
+  enum cause_id tool = rc == ERR_OK ? CAUSE_COUNT : prober_cause(&call);
+  if (tool != CAUSE_COUNT)
+    st = CHECK_ERROR;
+  struct diag_check *c = add_call_check(p, "ecr.GetAuthorizationToken", &call, st);
+  if (tool != CAUSE_COUNT) {
+    add_prober_finding(p, tool, c);
+  } else if (code_is(&call, "AccessDeniedException", NULL)) {
+    json_t *ev = check_evidence(c);
+    json_object_set_new(ev, "region", json_string(d->ref.region));
+    add_finding(d, CAUSE_AUTH_TOKEN_DENIED, ev,
+                "%s may not call ecr:GetAuthorizationToken in %s, so it cannot log in to any "
+                "registry there. Only an identity-based policy can grant it (Resource \"*\"); "
+                "a repository policy cannot.",
+                d->caller.arn ? d->caller.arn : "the caller", d->ref.region);
+  } else if (rc != ERR_OK) {
+    add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
+                "ecr:GetAuthorizationToken failed in an unexpected way: %s.",
+                call.error_message ? call.error_message : "no detail");
+  }
+  aws_call_release(&call);
+}
+
+static void finding_for_denied(struct probe *p, const struct diag_check *c, const char *action)
+{
+  struct diagnosis *d = p->d;
+  struct denied_reason why = parse_denied_reason(c->error_message);
+  bool cross = cross_account(p);
+  json_t *ev = check_evidence(c);
+  json_object_set_new(ev, "cross_account", json_boolean(cross));
+  json_object_set_new(ev, "caller_account", json_string(d->caller.account));
+  json_object_set_new(ev, "registry_id", json_string(d->ref.registry_id));
+  json_object_set_new(ev, "aws_reason",
+                      why.found ? json_pack("{s:s, s:b}", "policy_type", why.type,
+                                            "explicit_deny", why.explicit_deny)
+                                : json_null());
+  const char *who = d->caller.arn;
+  const char *repo = d->ref.repository;
+
+  if (!why.found && cross) {
+    /* Across organizations AWS may leave the reason out: either side can be missing. */
+    add_finding(d, CAUSE_REPO_POLICY_NOT_GRANTING, ev,
+                "AWS denied %s on %s to %s without saying which policy: most often the "
+                "repository policy of account %s does not grant account %s (or the repository "
+                "name or region is wrong, which AWS answers the same way).",
+                action, repo, who, d->ref.registry_id, d->caller.account);
+    add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, json_pack("{s:s}", "check", c->id),
+                "Or the IAM policies of %s do not allow %s on the repository.", who, action);
+    return;
+  }
+  if (!why.found) {
+    add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, ev,
+                "AWS denied %s on %s to %s; within one account that means its IAM policies do "
+                "not allow it (AWS gave no reason).", action, repo, who);
+    return;
+  }
+  if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross) {
+    if (p->policy_known && !p->policy_text)
+      add_finding(d, CAUSE_REPO_POLICY_MISSING, ev,
+                  "Repository %s in account %s has no repository policy, so no other account "
+                  "may pull from it; %s is in account %s.",
+                  repo, d->ref.registry_id, who, d->caller.account);
+    else
+      add_finding(d, CAUSE_REPO_POLICY_NOT_GRANTING, ev,
+                  "No statement of the repository policy of %s in account %s allows %s to call "
+                  "%s (AWS: \"because no resource-based policy allows the %s action\"). Seen "
+                  "from account %s alone this is also what AWS answers when the repository "
+                  "name or region is wrong, so check those too.",
+                  repo, d->ref.registry_id, who, action, action, d->caller.account);
+    return;
+  }
+  enum cause_id cause = CAUSE_UNKNOWN;
+  if (strcmp(why.type, "resource-based") == 0)
+    cause = why.explicit_deny ? CAUSE_REPO_POLICY_EXPLICIT_DENY : CAUSE_IDENTITY_POLICY_MISSING;
+  else if (strcmp(why.type, "identity-based") == 0)
+    cause = CAUSE_IDENTITY_POLICY_MISSING;
+  else if (strcmp(why.type, "service control") == 0)
+    cause = CAUSE_SCP_DENY;
+  else if (strcmp(why.type, "resource control") == 0)
+    cause = CAUSE_RCP_DENY;
+  else if (strcmp(why.type, "permissions boundary") == 0)
+    cause = CAUSE_PERMISSIONS_BOUNDARY_DENY;
+  else if (strcmp(why.type, "session") == 0)
+    cause = CAUSE_SESSION_POLICY_DENY;
+  else if (strcmp(why.type, "VPC endpoint") == 0)
+    cause = CAUSE_VPC_ENDPOINT_POLICY_DENY;
+  add_finding(d, cause, ev, "AWS denied %s on %s to %s %s a %s policy.", action, repo, who,
+              why.explicit_deny ? "with an explicit deny in" : "because no statement allows it in",
+              why.type);
+}
+
+/* failures[] of BatchGetImage (ECR API reference, ImageFailure.failureCode). */
+static void finding_for_image_failure(struct probe *p, const struct diag_check *c,
+                                      const char *code, const char *reason)
+{
+  struct diagnosis *d = p->d;
+  json_t *ev = check_evidence(c);
+  json_object_set_new(ev, "failure_code", json_string(code));
+  if (reason)
+    json_object_set_new(ev, "failure_reason", json_string(reason));
+  const char *ref = imageref_manifest_ref(&d->ref);
+  if (strcmp(code, "ImageNotFound") == 0 || strcmp(code, "ImageTagDoesNotMatchDigest") == 0 ||
+      strcmp(code, "MissingDigestAndTag") == 0)
+    add_finding(d, CAUSE_IMAGE_NOT_FOUND, ev,
+                "Repository %s exists and %s may read it, but it has no image %s (%s: %s).",
+                d->ref.repository, d->caller.arn, ref, code, reason ? reason : "");
+  else if (strcmp(code, "KmsError") == 0 || strcmp(code, "KmsException") == 0)
+    add_finding(d, CAUSE_KMS_KEY_UNUSABLE, ev,
+                "ECR cannot decrypt image %s with the repository's KMS key (%s: %s). The fix is "
+                "on the key (enabled, not pending deletion, ECR's grant in place), not the node "
+                "role.", ref, code, reason ? reason : "");
+  else if (strncmp(code, "Upstream", 8) == 0 || strcmp(code, "UnableToGetUpstreamImage") == 0)
+    add_finding(d, CAUSE_PTC_UPSTREAM_FAILED, ev,
+                "The pull-through cache could not fetch %s from upstream (%s: %s).", ref, code,
+                reason ? reason : "");
+  else
+    add_finding(d, CAUSE_UNKNOWN, ev, "BatchGetImage could not return %s (%s: %s).", ref, code,
+                reason ? reason : "");
+}
+
+static void probe_image(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  struct aws_call call;
+  aws_call_init(&call);
+  json_t *resp = NULL;
+  enum err_code rc = ecr_batch_get_image(&p->aws, d->ref.region, d->ref.registry_id,
+                                         d->ref.repository, d->ref.digest ? NULL : d->ref.tag,
+                                         d->ref.digest, &resp, &call, NULL);
+  json_t *image = json_array_get(json_object_get(resp, "images"), 0);
+  json_t *failure = json_array_get(json_object_get(resp, "failures"), 0);
+  enum cause_id tool = rc == ERR_OK ? CAUSE_COUNT : prober_cause(&call);
+  enum check_status st = image ? CHECK_PASS : CHECK_FAIL;
+  if (tool != CAUSE_COUNT)
+    st = CHECK_ERROR;
+  struct diag_check *c = add_call_check(p, "ecr.BatchGetImage", &call, st);
+  if (!c)
+    goto out;
+  if (image) {
+    const char *digest = json_string_value(
+        json_object_get(json_object_get(image, "imageId"), "imageDigest"));
+    p->image_digest = str_dup(digest);
+  } else if (tool != CAUSE_COUNT) {
+    add_prober_finding(p, tool, c);
+  } else if (code_is(&call, "AccessDeniedException", NULL)) {
+    finding_for_denied(p, c, "ecr:BatchGetImage");
+  } else if (code_is(&call, "RepositoryNotFoundException", NULL)) {
+    json_t *ev = check_evidence(c);
+    add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, ev,
+                "There is no repository %s in account %s, region %s. Check the name and the "
+                "region in the image reference.",
+                d->ref.repository, d->ref.registry_id, d->ref.region);
+  } else if (failure) {
+    const char *code = json_string_value(json_object_get(failure, "failureCode"));
+    const char *reason = json_string_value(json_object_get(failure, "failureReason"));
+    finding_for_image_failure(p, c, code ? code : "unknown", reason);
+  } else {
+    add_finding(d, CAUSE_UNKNOWN, check_evidence(c), "BatchGetImage failed: %s.",
+                call.error_message ? call.error_message : "no image and no failure returned");
+  }
+out:
+  json_decref(resp);
+  aws_call_release(&call);
+}
+
+/* The repository policy as the caller sees it: readable only when a policy grants it
+ * ecr:GetRepositoryPolicy (or the caller is in the registry account). Unreadable is normal. */
+static void probe_repository_policy(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  struct aws_call call;
+  aws_call_init(&call);
+  char *text = NULL;
+  enum err_code rc = ecr_get_repository_policy(&p->aws, d->ref.region, d->ref.registry_id,
+                                               d->ref.repository, &text, &call, NULL);
+  if (rc == ERR_OK) {
+    p->policy_text = text;
+    p->policy_known = true;
+  } else if (code_is(&call, "RepositoryPolicyNotFoundException", NULL)) {
+    p->policy_known = true;
+  }
+  add_call_check(p, "ecr.GetRepositoryPolicy", &call,
+                 p->policy_known ? CHECK_PASS : (rc == ERR_AWS ? CHECK_FAIL : CHECK_ERROR));
+  aws_call_release(&call);
+}
+
+/* False when the run was cancelled between the two requests. */
+static bool probe_registry(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  bool go_on = true;
+  struct buf base;
+  buf_init(&base, 2048);
+  if (p->o->registry_endpoint)
+    buf_puts(&base, p->o->registry_endpoint);
+  else
+    buf_printf(&base, "https://%s", d->ref.host);
+  struct registry_target t = {
+      .host = d->ref.host,
+      .base_url = buf_str(&base),
+      .password = p->auth.password,
+      .timeout_ms = p->o->timeout_ms ? p->o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS,
+  };
+  struct registry_result r = {0};
+  if (!step(p, "registry.ping")) {
+    go_on = false;
+    goto out;
+  }
+  enum err_code rc = registry_ping(p->http, &t, &r, NULL);
+  bool ping_ok = rc == ERR_OK && r.status == 200;
+  struct diag_check *c = add_registry_check(p, "registry.ping", &r,
+                                            rc ? CHECK_ERROR : ping_ok ? CHECK_PASS : CHECK_FAIL);
+  if (rc) {
+    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The registry %s cannot be reached from this host: %s. Run ecrdiag on the node "
+                "to see whether the node can.", d->ref.host, r.error_message);
+    goto out;
+  }
+  registry_result_release(&r);
+  if (!step(p, "registry.manifest")) {
+    go_on = false;
+    goto out;
+  }
+
+  const char *ref = p->image_digest ? p->image_digest : imageref_manifest_ref(&d->ref);
+  rc = registry_head_manifest(p->http, &t, d->ref.repository, ref, &r, NULL);
+  bool ok = rc == ERR_OK && r.status == 200;
+  c = add_registry_check(p, "registry.manifest", &r,
+                         rc ? CHECK_ERROR : ok ? CHECK_PASS : CHECK_FAIL);
+  if (rc) {
+    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The registry %s stopped answering: %s.", d->ref.host, r.error_message);
+  } else if (!ok && d->n_findings == 0 && c) {
+    /* The API allowed what the registry refused: nothing above explains it. */
+    add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
+                "ECR's API returned the image, but the registry answered HTTP %ld%s%s to the "
+                "manifest request.", r.status, r.error_code ? " " : "",
+                r.error_code ? r.error_code : "");
+  }
+out:
+  registry_result_release(&r);
+  buf_release(&base);
+  return go_on;
+}
+
+/* ---- ranking, verdict and fix --------------------------------------------------------- */
+
+static int finding_cmp(const void *a, const void *b)
+{
+  const struct diag_finding *x = a, *y = b;
+  int px = cause_info(x->cause)->precedence, py = cause_info(y->cause)->precedence;
+  return (px > py) - (px < py);
+}
+
+static void rank_and_judge(struct diagnosis *d)
+{
+  /* Insertion order breaks ties: qsort is not stable, so sort a copy of the indices. */
+  for (size_t i = 1; i < d->n_findings; i++) {
+    struct diag_finding f = d->findings[i];
+    size_t j = i;
+    while (j > 0 && finding_cmp(&d->findings[j - 1], &f) > 0) {
+      d->findings[j] = d->findings[j - 1];
+      j--;
+    }
+    d->findings[j] = f;
+  }
+  d->pullable = 1;
+  if (d->n_findings == 0)
+    return;
+  enum cause_class cls = cause_info(d->findings[0].cause)->cls;
+  if (cls == CAUSE_CLASS_PULL)
+    d->pullable = 0;
+  else if (cls != CAUSE_CLASS_WARNING)
+    d->pullable = -1;
+}
+
+static void build_fix(struct probe *p)
+{
+  struct diagnosis *d = p->d;
+  if (d->n_findings == 0 || !cross_account(p))
+    return;
+  enum cause_id primary = d->findings[0].cause;
+  if (primary != CAUSE_REPO_POLICY_NOT_GRANTING && primary != CAUSE_REPO_POLICY_MISSING &&
+      primary != CAUSE_ORG_CONDITION_MISMATCH)
+    return;
+  struct fix_request req = {
+      .grant = d->caller.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT,
+      .partition = d->ref.partition,
+      .region = d->ref.region,
+      .registry_id = d->ref.registry_id,
+      .repository = d->ref.repository,
+      .caller_account = d->caller.account,
+      .org_id = d->caller.org_id,
+      .current_known = p->policy_known,
+      .current_policy = p->policy_text,
+  };
+  struct err e = {0};
+  if (policyfix_build(&req, &d->fix, &e) == ERR_OK) {
+    d->has_fix = true;
+  } else {
+    add_finding(d, CAUSE_UNKNOWN, json_pack("{s:s}", "error", e.msg),
+                "No fix could be written: %s.", e.msg);
+    return;
+  }
+  if (!d->caller.org_id)
+    add_finding(d, CAUSE_ORG_ID_UNKNOWN, NULL,
+                "The fix grants account %s only, because %s may not read its organization. "
+                "For the organization-wide grant (the usual multi-account set-up), run again with "
+                "--org-id o-..., as found by `aws organizations describe-organization --query "
+                "Organization.Id` run by anyone in the organization allowed to.",
+                d->caller.account, d->caller.arn);
+}
+
+static void note_not_pulling_principal(struct diagnosis *d)
+{
+  if (d->caller.is_pulling_principal || !d->caller.arn)
+    return;
+  add_finding(d, CAUSE_NOT_PULLING_PRINCIPAL,
+              json_pack("{s:s, s:s}", "caller", d->caller.arn, "credential_source",
+                        d->caller.credential_source ? d->caller.credential_source : "unknown"),
+              "This check ran as %s with credentials from %s. The kubelet pulls as the node's IAM "
+              "role: the result is evidence about this principal, not a verdict on the pod's "
+              "pull, unless it is that role.",
+              d->caller.arn, d->caller.credential_source ? d->caller.credential_source : "?");
+}
+
+static void probe_release(struct probe *p)
+{
+  creds_release(&p->creds);
+  aws_endpoints_release(&p->endpoints);
+  http_client_free(p->http);
+  ecr_auth_release(&p->auth);
+  free(p->image_digest);
+  free(p->policy_text);
+}
+
+enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct err *e)
+{
+  struct probe p = {.o = o, .d = d};
+  enum err_code rc = ERR_OK;
+  struct err sub = {0};
+
+  if (imageref_parse(o->image ? o->image : "", &d->ref, &sub) != ERR_OK) {
+    enum cause_id cause = d->ref.kind == IMAGEREF_MALFORMED ? CAUSE_IMAGE_REF_INVALID
+                                                            : CAUSE_NOT_ECR;
+    add_finding(d, cause, json_pack("{s:s}", "reference", o->image ? o->image : ""), "%s",
+                sub.msg);
+    goto judge;
+  }
+  d->ref_ok = true;
+  if (creds_from_env(&p.creds, &sub) != ERR_OK) {
+    add_finding(d, CAUSE_NO_CREDENTIALS, NULL, "%s", sub.msg);
+    goto judge;
+  }
+  d->caller.credential_source = str_dup(p.creds.source);
+  rc = aws_endpoints_from_env(&p.endpoints, e);
+  if (rc)
+    goto out;
+  struct http_options ho = {.timeout_ms = o->timeout_ms ? o->timeout_ms
+                                                        : DIAG_DEFAULT_TIMEOUT_MS};
+  p.http = http_client_new(&ho, e);
+  if (!p.http) {
+    rc = e ? e->code : ERR_NOMEM;
+    goto out;
+  }
+  p.aws = (struct aws_client){
+      .http = p.http,
+      .creds = &p.creds,
+      .endpoints = &p.endpoints,
+      .partition = d->ref.partition,
+      .fips = d->ref.fips,
+  };
+
+  /* Each step announces itself; a cancelled run stops before its next request. */
+  if (!step(&p, "sts.GetCallerIdentity"))
+    goto cancelled;
+  if (!probe_identity(&p))
+    goto judge;
+  if (!p.o->org_id && !step(&p, "organizations.DescribeOrganization"))
+    goto cancelled;
+  probe_organization(&p);
+  if (!step(&p, "ecr.GetAuthorizationToken"))
+    goto cancelled;
+  probe_auth_token(&p);
+  /* The policy first: when it is readable, a denied pull is read in its light. */
+  if (!step(&p, "ecr.GetRepositoryPolicy"))
+    goto cancelled;
+  probe_repository_policy(&p);
+  if (!step(&p, "ecr.BatchGetImage"))
+    goto cancelled;
+  probe_image(&p);
+  if (p.have_token && !probe_registry(&p))
+    goto cancelled;
+  rank_and_judge(d);
+  build_fix(&p);
+  note_not_pulling_principal(d);
+
+judge:
+  rank_and_judge(d);
+  goto out;
+cancelled:
+  rank_and_judge(d);
+  rc = err_set(e, ERR_CANCELLED, "the diagnosis was cancelled");
+out:
+  probe_release(&p);
+  return rc;
+}
+
+int diag_exit_code(const struct diagnosis *d)
+{
+  if (d->n_findings == 0)
+    return 0;
+  return cause_class_exit_code(cause_info(d->findings[0].cause)->cls);
+}
