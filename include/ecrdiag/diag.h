@@ -24,6 +24,7 @@ enum check_status {
 /* One request the probe made (all attempts of it), as the report's checks[] shows it. */
 struct diag_check {
   const char *id;        /* static: "sts.GetCallerIdentity", "registry.manifest", ... */
+  bool needed_for_pull;  /* false for context the diagnosis gathers (the policy, the org) */
   char *endpoint;        /* the URL called */
   enum check_status status;
   int attempts;

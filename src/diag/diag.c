@@ -13,6 +13,7 @@
 #include "ecrdiag/buf.h"
 #include "ecrdiag/creds.h"
 #include "ecrdiag/http.h"
+#include "ecrdiag/policy.h"
 #include "ecrdiag/registry.h"
 
 #define DIAG_SUMMARY_MAX_BYTES 4096
@@ -84,6 +85,13 @@ void diag_release(struct diagnosis *d)
 
 /* ---- recording ------------------------------------------------------------------------ */
 
+/* Checks that gather context: being refused them says nothing about the pull. */
+static bool check_needed_for_pull(const char *id)
+{
+  return strcmp(id, "organizations.DescribeOrganization") != 0 &&
+         strcmp(id, "ecr.GetRepositoryPolicy") != 0;
+}
+
 static struct diag_check *add_check(struct diagnosis *d, const char *id)
 {
   if (d->n_checks == DIAG_MAX_CHECKS)
@@ -91,6 +99,7 @@ static struct diag_check *add_check(struct diagnosis *d, const char *id)
   struct diag_check *c = &d->checks[d->n_checks++];
   memset(c, 0, sizeof *c);
   c->id = id;
+  c->needed_for_pull = check_needed_for_pull(id);
   return c;
 }
 
@@ -392,6 +401,149 @@ static void probe_auth_token(struct probe *p)
   aws_call_release(&call);
 }
 
+/* The principal as IAM sees the caller, from its ARN: an assumed-role session signs as
+ * arn:PART:sts::ACCT:assumed-role/ROLE/SESSION while aws:PrincipalArn is the role's ARN. */
+struct caller_principal {
+  struct policy_principal pr;
+  char *role_arn;
+};
+
+static void caller_principal_init(const struct diagnosis *d, struct caller_principal *cp)
+{
+  memset(cp, 0, sizeof *cp);
+  const char *arn = d->caller.arn;
+  cp->pr.arn = arn;
+  cp->pr.account = d->caller.account;
+  cp->pr.org_id = d->caller.org_id;
+  cp->pr.type = POLICY_PRINCIPAL_USER;
+  const char *ar = strstr(arn, ":assumed-role/");
+  if (ar) {
+    const char *role = ar + strlen(":assumed-role/");
+    const char *slash = strchr(role, '/');
+    struct buf b;
+    buf_init(&b, 2048);
+    /* arn:PARTITION:sts::ACCOUNT: -> arn:PARTITION:iam::ACCOUNT:role/ROLE */
+    const char *sts = strstr(arn, ":sts:");
+    if (sts && slash &&
+        buf_append(&b, arn, (size_t)(sts - arn)) == ERR_OK &&
+        buf_printf(&b, ":iam::%s:role/%.*s", d->caller.account, (int)(slash - role), role) ==
+            ERR_OK)
+      cp->role_arn = buf_detach(&b);
+    buf_release(&b);
+    cp->pr.type = POLICY_PRINCIPAL_ASSUMED_ROLE;
+    cp->pr.role_arn = cp->role_arn;
+  } else if (strstr(arn, ":federated-user/")) {
+    cp->pr.type = POLICY_PRINCIPAL_FEDERATED_USER;
+  } else if (strlen(arn) > 5 && strcmp(arn + strlen(arn) - 5, ":root") == 0) {
+    cp->pr.type = POLICY_PRINCIPAL_ROOT;
+  }
+}
+
+/* The values a statement's condition expects for key, as written ("o-a1b2c3d4e5"). */
+static json_t *condition_values(const char *policy_text, size_t statement, const char *op,
+                                const char *key)
+{
+  json_t *doc = json_loads(policy_text, 0, NULL);
+  json_t *stmts = json_object_get(doc, "Statement");
+  json_t *st = json_is_array(stmts) ? json_array_get(stmts, statement) : stmts;
+  json_t *v = json_object_get(json_object_get(json_object_get(st, "Condition"), op), key);
+  json_t *out = v ? json_deep_copy(v) : json_null();
+  json_decref(doc);
+  return out;
+}
+
+/* With the repository policy in hand, asks the evaluator what A's side decides for this
+ * caller, assuming its own IAM side allows; names the statement or condition behind a deny.
+ * False when the policy does not explain the denial (then AWS's reason stands alone). */
+static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
+{
+  struct diagnosis *d = p->d;
+  struct policy *repo = NULL, *any = NULL;
+  struct caller_principal cp;
+  caller_principal_init(d, &cp);
+  char *arn = imageref_repository_arn(&d->ref);
+  bool explained = false;
+  struct err e = {0};
+  static const char allow_all[] =
+      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
+      "\"Resource\":\"*\"}]}";
+  if (!arn || policy_parse(p->policy_text, strlen(p->policy_text), &repo, &e) ||
+      policy_parse(allow_all, sizeof allow_all - 1, &any, NULL))
+    goto out;
+  const struct policy *ids[] = {any};
+  struct policy_request req = {
+      .principal = cp.pr,
+      .action = action,
+      .resource = arn,
+      .identity_policies = ids,
+      .n_identity_policies = 1,
+      .resource_policy = repo,
+  };
+  struct policy_decision dec;
+  if (policy_evaluate(&req, &dec, NULL))
+    goto out;
+  json_object_set_new(ev, "repository_policy_decision",
+                      json_string(policy_outcome_name(dec.decision)));
+  const char *who = d->caller.arn, *repo_name = d->ref.repository;
+  if (dec.decision == POLICY_EXPLICIT_DENY) {
+    for (size_t i = 0; i < dec.n_decisive; i++) {
+      if (dec.decisive[i].slot.kind != POLICY_SLOT_RESOURCE)
+        continue;
+      const char *sid = dec.decisive[i].sid;
+      json_object_set_new(ev, "statement",
+                          json_pack("{s:i, s:s?}", "index", (int)dec.decisive[i].statement,
+                                    "sid", sid));
+      add_finding(d, CAUSE_REPO_POLICY_EXPLICIT_DENY, json_incref(ev),
+                  "Statement %zu%s%s%s of the repository policy of %s denies %s to %s; a Deny "
+                  "wins over every Allow.", dec.decisive[i].statement, sid ? " (Sid \"" : "",
+                  sid ? sid : "", sid ? "\")" : "", repo_name, action, who);
+      explained = true;
+      break;
+    }
+    goto out;
+  }
+  if (dec.decision == POLICY_ALLOW)
+    goto out; /* A's side allows: the denial comes from elsewhere. */
+  for (size_t i = 0; i < dec.n_near_misses; i++) {
+    const struct policy_near_miss *m = &dec.near_misses[i];
+    if (m->slot.kind != POLICY_SLOT_RESOURCE || m->reason != POLICY_MISS_CONDITION ||
+        !m->cond_key || strncasecmp(m->cond_key, "aws:PrincipalOrg", 16) != 0)
+      continue;
+    json_t *want = condition_values(p->policy_text, m->statement, m->cond_operator, m->cond_key);
+    char *want_s = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_object_set_new(ev, "statement",
+                        json_pack("{s:i, s:s?, s:s, s:s, s:o, s:s?}", "index",
+                                  (int)m->statement, "sid", m->sid, "operator",
+                                  m->cond_operator, "key", m->cond_key, "expected", want,
+                                  "caller_org_id", d->caller.org_id));
+    add_finding(d, CAUSE_ORG_CONDITION_MISMATCH, json_incref(ev),
+                "Statement %zu%s%s%s of the repository policy of %s would allow %s, but its "
+                "condition %s %s = %s does not match the caller (%s%s).",
+                m->statement, m->sid ? " (Sid \"" : "", m->sid ? m->sid : "",
+                m->sid ? "\")" : "", repo_name, action, m->cond_operator, m->cond_key,
+                want_s ? want_s : "?", d->caller.org_id ? "its organization is " : "",
+                d->caller.org_id ? d->caller.org_id
+                                 : "its organization could not be read; pass --org-id");
+    free(want_s);
+    explained = true;
+    goto out;
+  }
+  json_object_set_new(ev, "statement", json_null());
+  add_finding(d, CAUSE_REPO_POLICY_NOT_GRANTING, json_incref(ev),
+              "The repository policy of %s (read by ecrdiag) has %zu statement%s, and none of "
+              "them allows %s to %s.", repo_name, policy_statement_count(repo),
+              policy_statement_count(repo) == 1 ? "" : "s", who, action);
+  explained = true;
+out:
+  if (explained)
+    json_decref(ev);
+  policy_free(repo);
+  policy_free(any);
+  free(cp.role_arn);
+  free(arn);
+  return explained;
+}
+
 static void finding_for_denied(struct probe *p, const struct diag_check *c, const char *action)
 {
   struct diagnosis *d = p->d;
@@ -423,6 +575,10 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
     add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, ev,
                 "AWS denied %s on %s to %s; within one account that means its IAM policies do "
                 "not allow it (AWS gave no reason).", action, repo, who);
+    return;
+  }
+  if (strcmp(why.type, "resource-based") == 0 && p->policy_text &&
+      explain_with_policy(p, ev, action)) {
     return;
   }
   if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross) {

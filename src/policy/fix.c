@@ -109,9 +109,6 @@ static enum err_code request_check(const struct fix_request *r, struct err *e)
     break;
   default: return err_set(e, ERR_INVALID, "unknown grant kind %d", (int)r->grant);
   }
-  if (r->current_known && r->current_policy && strlen(r->current_policy) > POLICY_MAX_BYTES)
-    return err_set(e, ERR_TOO_LARGE, "the current repository policy is over %d bytes",
-                   POLICY_MAX_BYTES);
   return ERR_OK;
 }
 
@@ -367,6 +364,9 @@ static bool statement_covers(const json_t *have, const json_t *want)
 static enum err_code document_read(const char *text, json_t **out, struct err *e)
 {
   json_error_t je;
+  if (strlen(text) > POLICY_MAX_BYTES)
+    return err_set(e, ERR_TOO_LARGE, "the current repository policy is over %d bytes",
+                   POLICY_MAX_BYTES);
   json_t *doc = json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &je);
   if (!doc)
     return err_set(e, ERR_PARSE,
@@ -607,9 +607,10 @@ static enum err_code opens_build(const struct fix_request *r, struct buf *b)
 static const char script_jq[] =
     "  $add[0] as $s\n"
     "  | if ($cur | length) == 0 then {Version: \"2012-10-17\", Statement: [$s]}\n"
-    "    elif ($cur[0] | type) != \"object\" then error(\"the policy is not a JSON object\")\n"
+    "    elif ($cur[0] | type) != \"object\"\n"
+    "    then error(\"the policy is not an object: nothing changed\")\n"
     "    elif ($cur[0].Statement | type) as $t | $t != \"array\" and $t != \"object\"\n"
-    "    then error(\"its Statement is neither an array nor an object\")\n"
+    "    then error(\"its Statement is not an array or object: nothing changed\")\n"
     "    else $cur[0] | .Statement |= (if type == \"object\" then [.] else . end)\n"
     "      | if any(.Statement[] | objects; del(.Sid) == ($s | del(.Sid))) then empty\n"
     "        else [.Statement[] | objects | .Sid | strings | ascii_downcase] as $taken\n"
@@ -628,14 +629,24 @@ static enum err_code script_build(const struct fix_request *r, const struct poli
   const char *sid_s = json_is_string(sid) ? json_string_value(sid) : "";
   enum err_code rc = ERR_OK;
 
-  if (f->already_granted)
+  if (f->already_granted) {
+    json_t *st = json_object_get(f->document, "Statement");
+    json_t *by = json_is_array(st) ? json_array_get(st, (size_t)f->granted_by) : st;
+    json_t *by_sid = json_object_get(by, "Sid");
+    /* The user's Sid goes into a shell comment: only if it cannot end the line. */
+    if (!all_chars(json_string_value(by_sid), LOWER DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1, 128))
+      by_sid = NULL;
     return buf_printf(b,
                       "#!/bin/sh\n"
-                      "# ecrdiag: nothing to change. Statement %ld of the repository policy of %s\n"
-                      "# (account %s, %s) already lets %s pull, so editing this policy\n"
-                      "# cannot fix the pull: look at the other findings.\n"
+                      "# ecrdiag: nothing to change. Statement[%ld]%s%s%s of the repository\n"
+                      "# policy of %s (account %s, %s) already lets\n"
+                      "# %s pull, so editing this policy cannot fix the pull.\n"
                       "echo 'the repository policy already grants this pull: nothing to change'\n",
-                      f->granted_by, r->repository, r->registry_id, r->region, who);
+                      f->granted_by, json_is_string(by_sid) ? " (Sid " : "",
+                      json_is_string(by_sid) ? json_string_value(by_sid) : "",
+                      json_is_string(by_sid) ? ")" : "", r->repository, r->registry_id, r->region,
+                      who);
+  }
 
   char *stmt_text = json_dumps(f->statement, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   if (!stmt_text)

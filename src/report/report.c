@@ -51,6 +51,8 @@ static json_t *fix_json(const struct diagnosis *d)
   json_object_set(o, "statement", f->statement ? f->statement : json_null());
   json_object_set(o, "document", f->document ? f->document : json_null());
   json_object_set_new(o, "based_on_sha256", str_or_null(f->based_on_sha256));
+  static const char *const basis[] = {"unknown", "none", "read"};
+  json_object_set_new(o, "basis", json_string(basis[f->basis]));
   json_object_set_new(o, "opens", str_or_null(f->opens));
   json_object_set_new(o, "already_granted", json_boolean(f->already_granted));
   json_object_set_new(o, "aws_cli", str_or_null(f->aws_cli));
@@ -101,6 +103,7 @@ json_t *report_json(const struct diagnosis *d)
     json_object_set_new(o, "id", json_string(c->id));
     json_object_set_new(o, "endpoint", str_or_null(c->endpoint));
     json_object_set_new(o, "status", json_string(diag_check_status_name(c->status)));
+    json_object_set_new(o, "needed_for_pull", json_boolean(c->needed_for_pull));
     json_object_set_new(o, "attempts", json_integer(c->attempts));
     json_object_set_new(o, "duration_ms", json_integer(c->duration_ms));
     json_object_set_new(o, "http_status", c->http_status ? json_integer(c->http_status)
@@ -210,6 +213,10 @@ static void text_checks(const struct diagnosis *d, const struct style *st, FILE 
     const struct diag_check *c = &d->checks[i];
     const char *color;
     const char *mark = status_mark(c->status, st, &color);
+    if (!c->needed_for_pull && c->status != CHECK_PASS) {
+      mark = "n/a";
+      color = st->dim;
+    }
     fprintf(out, "  %s%-5s%s %-36s", color, mark, st->reset, c->id);
     if (c->http_status)
       fprintf(out, " HTTP %ld", c->http_status);
@@ -220,6 +227,8 @@ static void text_checks(const struct diagnosis *d, const struct style *st, FILE 
     fprintf(out, "  %s%ld ms", st->dim, c->duration_ms);
     if (c->attempts > 1)
       fprintf(out, ", %d attempts", c->attempts);
+    if (!c->needed_for_pull && c->status != CHECK_PASS)
+      fprintf(out, ", context only: not needed to pull");
     fprintf(out, "%s\n", st->reset);
   }
 }

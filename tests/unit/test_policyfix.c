@@ -302,6 +302,7 @@ static void test_idempotent_already_granted(void **state)
   /* The script says there is nothing to do and touches nothing. */
   assert_null(strstr(g.aws_cli, "set-repository-policy"));
   assert_non_null(strstr(g.aws_cli, "nothing to change"));
+  assert_non_null(strstr(g.aws_cli, "Statement[0] (Sid AllowPullFromOrg)"));
   char sha[65];
   crypto_sha256_hex(text, strlen(text), sha);
   assert_string_equal(g.based_on_sha256, sha);
@@ -942,8 +943,9 @@ static void test_script_already_granted(void **state)
   if (!tools_present())
     skip();
   struct fix_request r = seed_request(FIX_GRANT_ACCOUNT);
-  r.current_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-                     "\"Principal\":\"*\",\"Action\":\"ecr:*\"}]}";
+  /* A Sid is the user's text: one that would end the script's comment line stays out of it. */
+  r.current_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"x\\ntouch pwned\","
+                     "\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"ecr:*\"}]}";
   struct policy_fix f;
   build_ok(&r, &f);
   assert_true(f.already_granted);
@@ -951,6 +953,8 @@ static void test_script_already_granted(void **state)
   assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
   assert_no_set(sb);
   assert_null(sandbox_file(sb, "state/calls.log"));
+  assert_null(sandbox_file(sb, "cwd/pwned"));
+  assert_file_contains(sb, "out", "nothing to change");
   policyfix_release(&f);
 }
 
