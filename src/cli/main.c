@@ -12,6 +12,7 @@
 #include "cmd_policy.h"
 #include "ecrdiag/diag.h"
 #include "ecrdiag/report.h"
+#include "../tui/tui.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNDECIDED 3
@@ -23,6 +24,7 @@ struct cli {
   const char *report_path;
   const char *timeout;
   bool no_color;
+  bool tui;
   bool help;
   bool version;
 };
@@ -49,6 +51,8 @@ static const struct opt options[] = {
     {"--timeout", OPT_VALUE, "SECONDS", OPT_AT(timeout),
      "limit for each request (default 10)"},
     {"--no-color", OPT_FLAG, NULL, OPT_AT(no_color), "no colours (also: NO_COLOR set)"},
+    {"--tui", OPT_FLAG, NULL, OPT_AT(tui),
+     "the interactive screens (the default with no arguments on a terminal)"},
     {"--help", OPT_FLAG, NULL, OPT_AT(help), "this help"},
     {"--version", OPT_FLAG, NULL, OPT_AT(version), "the version"},
 };
@@ -57,6 +61,7 @@ static const struct opt options[] = {
 static void usage(FILE *out)
 {
   fprintf(out, "usage: ecrdiag --image REF [options]\n"
+               "       ecrdiag [--tui] [--image REF]      (interactive, on a terminal)\n"
                "       ecrdiag policy eval FILE|-\n\n"
                "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
                "Probes with the AWS credentials of the environment, as the kubelet would with\n"
@@ -171,7 +176,13 @@ int main(int argc, char **argv)
     printf("ecrdiag %s\n", ECRDIAG_VERSION);
     return 0;
   }
-  if (!cli.image) {
+  bool tui = cli.tui || argc == 1;
+  bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (tui && !tty && !cli.image) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (!cli.image && !(tui && tty)) {
     fprintf(stderr, "ecrdiag: which image? give --image REF (see 'ecrdiag --help')\n");
     return EXIT_USAGE;
   }
@@ -194,6 +205,16 @@ int main(int argc, char **argv)
     return EXIT_USAGE;
   }
 
+  if (tui && tty) {
+    struct tui_options to = {
+        .image = cli.image,
+        .org_id = cli.org_id,
+        .timeout_ms = timeout_ms,
+        .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
+        .no_color = cli.no_color,
+    };
+    return tui_main(&to);
+  }
   struct diag_options o = {
       .image = cli.image,
       .org_id = cli.org_id,
