@@ -85,7 +85,8 @@ struct diag_options {
   const char *org_id;           /* --org-id, or NULL */
   long timeout_ms;              /* per request; 0: 10 s */
   const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT or NULL */
-  /* Progress, called on the probing thread; it must not call back into the diagnosis. */
+  /* Progress. Requests run concurrently, so it is called from several threads, possibly at
+   * once: it must lock what it shares and must not call back into the diagnosis. */
   void (*on_event)(void *ctx, const struct diag_event *ev);
   void *event_ctx;
   /* Set non-zero (from any thread) to stop before the next request: the diagnosis then ends

@@ -4,6 +4,7 @@
  * Depends on core, aws, registry and policy; knows nothing of how reports are rendered. */
 #include "ecrdiag/diag.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,8 @@ struct probe {
   struct diagnosis *d;
   struct aws_creds creds;
   struct aws_endpoints endpoints;
-  struct http_client *http;
-  struct aws_client aws;
+  struct http_options http_options; /* every fetch makes its own client with these */
+  struct aws_client aws;            /* a template: each fetch sets its own http */
   struct ecr_auth auth;
   bool have_token;
   char *image_digest;      /* from BatchGetImage, used for the registry request */
@@ -34,6 +35,7 @@ struct probe {
   bool policy_known;       /* policy_text is the truth (NULL: none exists) */
 };
 
+/* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
 const char *const diag_plan[] = {
     "sts.GetCallerIdentity",   "organizations.DescribeOrganization",
     "ecr.GetAuthorizationToken", "ecr.GetRepositoryPolicy",
@@ -112,51 +114,6 @@ static void emit(const struct probe *p, enum diag_event_kind kind, const char *i
   p->o->on_event(p->o->event_ctx, &ev);
 }
 
-/* Announces a check; false when the run was cancelled and the check must not start. */
-static bool step(const struct probe *p, const char *id)
-{
-  if (p->o->cancel && *p->o->cancel)
-    return false;
-  emit(p, DIAG_EVENT_START, id, NULL);
-  return true;
-}
-
-static struct diag_check *add_call_check(struct probe *p, const char *id,
-                                         const struct aws_call *call, enum check_status status)
-{
-  struct diagnosis *d = p->d;
-  struct diag_check *c = add_check(d, id);
-  if (!c)
-    return NULL;
-  c->status = status;
-  c->endpoint = str_dup(call->endpoint);
-  c->attempts = call->attempts;
-  c->duration_ms = call->duration_ms;
-  c->http_status = call->http_status;
-  c->error_code = str_dup(call->error_code);
-  c->error_message = str_dup(call->error_message);
-  c->request_id = str_dup(call->request_id);
-  emit(p, DIAG_EVENT_DONE, id, c);
-  return c;
-}
-
-static struct diag_check *add_registry_check(struct probe *p, const char *id,
-                                             const struct registry_result *r,
-                                             enum check_status status)
-{
-  struct diag_check *c = add_check(p->d, id);
-  if (!c)
-    return NULL;
-  c->status = status;
-  c->endpoint = str_dup(r->url);
-  c->attempts = 1;
-  c->duration_ms = r->duration_ms;
-  c->http_status = r->status;
-  c->error_code = str_dup(r->error_code);
-  c->error_message = str_dup(r->error_message);
-  emit(p, DIAG_EVENT_DONE, id, c);
-  return c;
-}
 
 /* Adds a finding; takes ownership of evidence (NULL: an empty object). */
 __attribute__((format(printf, 4, 5))) static void
@@ -318,74 +275,237 @@ static bool cross_account(const struct probe *p)
   return p->d->caller.account && strcmp(p->d->caller.account, p->d->ref.registry_id) != 0;
 }
 
-static bool probe_identity(struct probe *p)
+/* ---- fetching: independent requests run at once, each on its own HTTP client ---------- */
+
+enum fetch_kind {
+  FETCH_IDENTITY,
+  FETCH_ORGANIZATION,
+  FETCH_AUTH_TOKEN,
+  FETCH_POLICY,
+  FETCH_IMAGE,
+  FETCH_REGISTRY_PING,
+  FETCH_REGISTRY_MANIFEST,
+  FETCH_COUNT,
+};
+
+/* One request made on a worker thread and everything it brought back, read afterwards on the
+ * probing thread. Indexed by kind; ids follow diag_plan[]. */
+struct fetch {
+  struct probe *p;
+  enum fetch_kind kind;
+  const char *id;
+  bool wanted;
+  bool started; /* a thread runs it: join before reading */
+  pthread_t thread;
+  struct http_client *http;
+  enum err_code rc;
+  struct err e;
+  struct aws_call call;         /* AWS requests */
+  struct registry_result reg;   /* registry requests */
+  const struct registry_target *target;
+  const char *manifest_ref;
+  json_t *resp;
+  char *text;
+  struct sts_identity ident;
+  struct ecr_auth auth;
+};
+
+static bool fetch_is_registry(const struct fetch *f)
 {
-  struct diagnosis *d = p->d;
-  struct aws_call call;
-  aws_call_init(&call);
-  struct sts_identity id = {0};
-  struct err e = {0};
-  enum err_code rc = sts_get_caller_identity(&p->aws, d->ref.region, &id, &call, &e);
-  bool ok = rc == ERR_OK;
-  struct diag_check *c =
-      add_call_check(p, "sts.GetCallerIdentity", &call, ok ? CHECK_PASS : CHECK_ERROR);
-  if (ok) {
-    d->caller.arn = id.arn;
-    d->caller.account = id.account;
-    id.arn = id.account = NULL;
-  } else {
-    enum cause_id cause = prober_cause(&call);
-    if (rc != ERR_AWS && rc != ERR_OK && call.transport == ERR_OK) {
-      /* A malformed answer: the call's record has no message of its own. */
-      if (c && !c->error_message)
-        c->error_message = str_dup(e.msg);
-      cause = CAUSE_SERVICE_ERROR;
-    }
-    add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c);
-  }
-  sts_identity_release(&id);
-  aws_call_release(&call);
-  return ok;
+  return f->kind == FETCH_REGISTRY_PING || f->kind == FETCH_REGISTRY_MANIFEST;
 }
 
-static void probe_organization(struct probe *p)
+static enum check_status fetch_status(const struct fetch *f)
+{
+  if (fetch_is_registry(f))
+    return f->rc ? CHECK_ERROR : f->reg.status == 200 ? CHECK_PASS : CHECK_FAIL;
+  if (f->rc == ERR_OK) {
+    if (f->kind == FETCH_IMAGE)
+      return json_array_get(json_object_get(f->resp, "images"), 0) ? CHECK_PASS : CHECK_FAIL;
+    if (f->kind == FETCH_AUTH_TOKEN && !f->auth.password)
+      return CHECK_FAIL;
+    return CHECK_PASS;
+  }
+  if (f->rc != ERR_AWS || prober_cause(&f->call) != CAUSE_COUNT)
+    return CHECK_ERROR;
+  /* No policy at all is an answer, and the one the diagnosis wanted. */
+  if (f->kind == FETCH_POLICY && code_is(&f->call, "RepositoryPolicyNotFoundException", NULL))
+    return CHECK_PASS;
+  return CHECK_FAIL;
+}
+
+/* The report's record of a fetch, into c (strings owned by c). */
+static void check_from_fetch(struct diag_check *c, const struct fetch *f)
+{
+  c->id = f->id;
+  c->needed_for_pull = check_needed_for_pull(f->id);
+  c->status = fetch_status(f);
+  if (fetch_is_registry(f)) {
+    c->endpoint = str_dup(f->reg.url);
+    c->attempts = 1;
+    c->duration_ms = f->reg.duration_ms;
+    c->http_status = f->reg.status;
+    c->error_code = str_dup(f->reg.error_code);
+    c->error_message = str_dup(f->reg.error_message ? f->reg.error_message
+                                                    : f->rc ? f->e.msg : NULL);
+    return;
+  }
+  c->endpoint = str_dup(f->call.endpoint);
+  c->attempts = f->call.attempts;
+  c->duration_ms = f->call.duration_ms;
+  c->http_status = f->call.http_status;
+  c->error_code = str_dup(f->call.error_code);
+  c->error_message = str_dup(f->call.error_message ? f->call.error_message
+                                                   : f->rc ? f->e.msg : NULL);
+  c->request_id = str_dup(f->call.request_id);
+}
+
+static void check_release(struct diag_check *c)
+{
+  free(c->endpoint);
+  free(c->error_code);
+  free(c->error_message);
+  free(c->request_id);
+}
+
+static struct diag_check *add_fetch_check(struct probe *p, const struct fetch *f)
+{
+  struct diag_check *c = add_check(p->d, f->id);
+  if (c)
+    check_from_fetch(c, f);
+  return c;
+}
+
+static void *fetch_run(void *arg)
+{
+  struct fetch *f = arg;
+  struct probe *p = f->p;
+  const struct image_ref *r = &p->d->ref;
+  struct aws_client aws = p->aws;
+  aws.http = f->http;
+  aws.rng_state = 0;
+  const char *tag = r->digest ? NULL : r->tag;
+  switch (f->kind) {
+  case FETCH_IDENTITY:
+    f->rc = sts_get_caller_identity(&aws, r->region, &f->ident, &f->call, &f->e);
+    break;
+  case FETCH_ORGANIZATION:
+    f->rc = orgs_describe_organization(&aws, &f->resp, &f->call, &f->e);
+    break;
+  case FETCH_AUTH_TOKEN:
+    f->rc = ecr_get_authorization_token(&aws, r->region, &f->auth, &f->call, &f->e);
+    break;
+  case FETCH_POLICY:
+    f->rc = ecr_get_repository_policy(&aws, r->region, r->registry_id, r->repository, &f->text,
+                                      &f->call, &f->e);
+    break;
+  case FETCH_IMAGE:
+    f->rc = ecr_batch_get_image(&aws, r->region, r->registry_id, r->repository, tag, r->digest,
+                                &f->resp, &f->call, &f->e);
+    break;
+  case FETCH_REGISTRY_PING:
+    f->rc = registry_ping(f->http, f->target, &f->reg, &f->e);
+    break;
+  case FETCH_REGISTRY_MANIFEST:
+    f->rc = registry_head_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg,
+                                   &f->e);
+    break;
+  case FETCH_COUNT: break;
+  }
+  if (p->o->on_event) {
+    struct diag_check tmp = {0};
+    check_from_fetch(&tmp, f);
+    emit(p, DIAG_EVENT_DONE, f->id, &tmp);
+    check_release(&tmp);
+  }
+  return NULL;
+}
+
+static void fetch_release(struct fetch *f)
+{
+  http_client_free(f->http);
+  aws_call_release(&f->call);
+  registry_result_release(&f->reg);
+  json_decref(f->resp);
+  free(f->text);
+  sts_identity_release(&f->ident);
+  ecr_auth_release(&f->auth);
+}
+
+/* Runs the wanted fetches of [first, last] at once and waits for them all. False when the run
+ * was cancelled before they started. */
+static bool fetch_level(struct probe *p, struct fetch *fs, enum fetch_kind first,
+                        enum fetch_kind last)
+{
+  if (p->o->cancel && *p->o->cancel)
+    return false;
+  for (int k = first; k <= (int)last; k++) {
+    struct fetch *f = &fs[k];
+    if (!f->wanted)
+      continue;
+    f->http = http_client_new(&p->http_options, &f->e);
+    if (!f->http) {
+      f->rc = f->e.code ? f->e.code : ERR_NOMEM;
+      continue;
+    }
+    emit(p, DIAG_EVENT_START, f->id, NULL);
+    /* curl handles are created here, on one thread; each is used by one worker only. */
+    f->started = pthread_create(&f->thread, NULL, fetch_run, f) == 0;
+    if (!f->started)
+      fetch_run(f);
+  }
+  for (int k = first; k <= (int)last; k++)
+    if (fs[k].started)
+      pthread_join(fs[k].thread, NULL);
+  return true;
+}
+
+/* ---- reading the answers -------------------------------------------------------------- */
+
+static bool read_identity(struct probe *p, struct fetch *f)
+{
+  struct diagnosis *d = p->d;
+  struct diag_check *c = add_fetch_check(p, f);
+  if (f->rc == ERR_OK) {
+    d->caller.arn = f->ident.arn;
+    d->caller.account = f->ident.account;
+    f->ident.arn = f->ident.account = NULL;
+    return true;
+  }
+  enum cause_id cause = prober_cause(&f->call);
+  if (f->rc != ERR_AWS && f->call.transport == ERR_OK)
+    cause = CAUSE_SERVICE_ERROR; /* an answer that could not be read */
+  add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c);
+  return false;
+}
+
+static void read_organization(struct probe *p, struct fetch *f)
 {
   struct diagnosis *d = p->d;
   if (p->o->org_id) {
     d->caller.org_id = str_dup(p->o->org_id);
     return;
   }
-  struct aws_call call;
-  aws_call_init(&call);
-  json_t *resp = NULL;
-  enum err_code rc = orgs_describe_organization(&p->aws, &resp, &call, NULL);
   const char *org =
-      json_string_value(json_object_get(json_object_get(resp, "Organization"), "Id"));
-  if (rc == ERR_OK && org)
+      json_string_value(json_object_get(json_object_get(f->resp, "Organization"), "Id"));
+  if (f->rc == ERR_OK && org)
     d->caller.org_id = str_dup(org);
   /* Not being allowed to read the organization is normal for a node role and says nothing
-   * about the pull: the check is recorded as failed, never as a finding. */
-  add_call_check(p, "organizations.DescribeOrganization", &call,
-                 rc == ERR_OK ? CHECK_PASS : (rc == ERR_AWS ? CHECK_FAIL : CHECK_ERROR));
-  json_decref(resp);
-  aws_call_release(&call);
+   * about the pull: the check is recorded, never a finding. */
+  add_fetch_check(p, f);
 }
 
-static void probe_auth_token(struct probe *p)
+static void read_auth_token(struct probe *p, struct fetch *f)
 {
   struct diagnosis *d = p->d;
-  struct aws_call call;
-  aws_call_init(&call);
-  enum err_code rc = ecr_get_authorization_token(&p->aws, d->ref.region, &p->auth, &call, NULL);
-  p->have_token = rc == ERR_OK && p->auth.password;
-  enum check_status st = p->have_token ? CHECK_PASS : CHECK_FAIL;
-  enum cause_id tool = rc == ERR_OK ? CAUSE_COUNT : prober_cause(&call);
-  if (tool != CAUSE_COUNT)
-    st = CHECK_ERROR;
-  struct diag_check *c = add_call_check(p, "ecr.GetAuthorizationToken", &call, st);
+  struct diag_check *c = add_fetch_check(p, f);
+  p->auth = f->auth;
+  memset(&f->auth, 0, sizeof f->auth);
+  p->have_token = f->rc == ERR_OK && p->auth.password;
+  enum cause_id tool = f->rc == ERR_OK ? CAUSE_COUNT : prober_cause(&f->call);
   if (tool != CAUSE_COUNT) {
     add_prober_finding(p, tool, c);
-  } else if (code_is(&call, "AccessDeniedException", NULL)) {
+  } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
     json_t *ev = check_evidence(c);
     json_object_set_new(ev, "region", json_string(d->ref.region));
     add_finding(d, CAUSE_AUTH_TOKEN_DENIED, ev,
@@ -393,12 +513,11 @@ static void probe_auth_token(struct probe *p)
                 "registry there. Only an identity-based policy can grant it (Resource \"*\"); "
                 "a repository policy cannot.",
                 d->caller.arn ? d->caller.arn : "the caller", d->ref.region);
-  } else if (rc != ERR_OK) {
+  } else if (!p->have_token) {
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
                 "ecr:GetAuthorizationToken failed in an unexpected way: %s.",
-                call.error_message ? call.error_message : "no detail");
+                c && c->error_message ? c->error_message : "no detail");
   }
-  aws_call_release(&call);
 }
 
 /* The principal as IAM sees the caller, from its ARN: an assumed-role session signs as
@@ -645,35 +764,25 @@ static void finding_for_image_failure(struct probe *p, const struct diag_check *
                 reason ? reason : "");
 }
 
-static void probe_image(struct probe *p)
+static void read_image(struct probe *p, struct fetch *f)
 {
   struct diagnosis *d = p->d;
-  struct aws_call call;
-  aws_call_init(&call);
-  json_t *resp = NULL;
-  enum err_code rc = ecr_batch_get_image(&p->aws, d->ref.region, d->ref.registry_id,
-                                         d->ref.repository, d->ref.digest ? NULL : d->ref.tag,
-                                         d->ref.digest, &resp, &call, NULL);
-  json_t *image = json_array_get(json_object_get(resp, "images"), 0);
-  json_t *failure = json_array_get(json_object_get(resp, "failures"), 0);
-  enum cause_id tool = rc == ERR_OK ? CAUSE_COUNT : prober_cause(&call);
-  enum check_status st = image ? CHECK_PASS : CHECK_FAIL;
-  if (tool != CAUSE_COUNT)
-    st = CHECK_ERROR;
-  struct diag_check *c = add_call_check(p, "ecr.BatchGetImage", &call, st);
+  json_t *image = json_array_get(json_object_get(f->resp, "images"), 0);
+  json_t *failure = json_array_get(json_object_get(f->resp, "failures"), 0);
+  enum cause_id tool = f->rc == ERR_OK ? CAUSE_COUNT : prober_cause(&f->call);
+  struct diag_check *c = add_fetch_check(p, f);
   if (!c)
-    goto out;
+    return;
   if (image) {
     const char *digest = json_string_value(
         json_object_get(json_object_get(image, "imageId"), "imageDigest"));
     p->image_digest = str_dup(digest);
   } else if (tool != CAUSE_COUNT) {
     add_prober_finding(p, tool, c);
-  } else if (code_is(&call, "AccessDeniedException", NULL)) {
+  } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
     finding_for_denied(p, c, "ecr:BatchGetImage");
-  } else if (code_is(&call, "RepositoryNotFoundException", NULL)) {
-    json_t *ev = check_evidence(c);
-    add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, ev,
+  } else if (code_is(&f->call, "RepositoryNotFoundException", NULL)) {
+    add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, check_evidence(c),
                 "There is no repository %s in account %s, region %s. Check the name and the "
                 "region in the image reference.",
                 d->ref.repository, d->ref.registry_id, d->ref.region);
@@ -683,39 +792,52 @@ static void probe_image(struct probe *p)
     finding_for_image_failure(p, c, code ? code : "unknown", reason);
   } else {
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c), "BatchGetImage failed: %s.",
-                call.error_message ? call.error_message : "no image and no failure returned");
+                c->error_message ? c->error_message : "no image and no failure returned");
   }
-out:
-  json_decref(resp);
-  aws_call_release(&call);
 }
 
 /* The repository policy as the caller sees it: readable only when a policy grants it
  * ecr:GetRepositoryPolicy (or the caller is in the registry account). Unreadable is normal. */
-static void probe_repository_policy(struct probe *p)
+static void read_policy(struct probe *p, struct fetch *f)
 {
-  struct diagnosis *d = p->d;
-  struct aws_call call;
-  aws_call_init(&call);
-  char *text = NULL;
-  enum err_code rc = ecr_get_repository_policy(&p->aws, d->ref.region, d->ref.registry_id,
-                                               d->ref.repository, &text, &call, NULL);
-  if (rc == ERR_OK) {
-    p->policy_text = text;
+  if (f->rc == ERR_OK) {
+    p->policy_text = f->text;
+    f->text = NULL;
     p->policy_known = true;
-  } else if (code_is(&call, "RepositoryPolicyNotFoundException", NULL)) {
+  } else if (code_is(&f->call, "RepositoryPolicyNotFoundException", NULL)) {
     p->policy_known = true;
   }
-  add_call_check(p, "ecr.GetRepositoryPolicy", &call,
-                 p->policy_known ? CHECK_PASS : (rc == ERR_AWS ? CHECK_FAIL : CHECK_ERROR));
-  aws_call_release(&call);
+  add_fetch_check(p, f);
 }
 
-/* False when the run was cancelled between the two requests. */
-static bool probe_registry(struct probe *p)
+static void read_registry(struct probe *p, struct fetch *ping, struct fetch *manifest)
 {
   struct diagnosis *d = p->d;
-  bool go_on = true;
+  struct diag_check *c = add_fetch_check(p, ping);
+  if (ping->rc) {
+    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The registry %s cannot be reached from this host: %s. Run ecrdiag on the node "
+                "to see whether the node can.", d->ref.host, c ? c->error_message : "");
+  }
+  c = add_fetch_check(p, manifest);
+  if (!c || manifest->rc == ERR_OK ? c && c->status == CHECK_PASS : ping->rc != ERR_OK)
+    return;
+  if (manifest->rc) {
+    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The registry %s stopped answering: %s.", d->ref.host, c->error_message);
+  } else if (d->n_findings == 0) {
+    /* The API allowed what the registry refused: nothing above explains it. */
+    add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
+                "ECR's API returned the image, but the registry answered HTTP %ld%s%s to the "
+                "manifest request.", c->http_status, c->error_code ? " " : "",
+                c->error_code ? c->error_code : "");
+  }
+}
+
+/* Level 2: the registry, as containerd calls it with the token. False when cancelled. */
+static bool probe_registry(struct probe *p, struct fetch *fs)
+{
+  struct diagnosis *d = p->d;
   struct buf base;
   buf_init(&base, 2048);
   if (p->o->registry_endpoint)
@@ -726,48 +848,17 @@ static bool probe_registry(struct probe *p)
       .host = d->ref.host,
       .base_url = buf_str(&base),
       .password = p->auth.password,
-      .timeout_ms = p->o->timeout_ms ? p->o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS,
+      .timeout_ms = p->http_options.timeout_ms,
   };
-  struct registry_result r = {0};
-  if (!step(p, "registry.ping")) {
-    go_on = false;
-    goto out;
-  }
-  enum err_code rc = registry_ping(p->http, &t, &r, NULL);
-  bool ping_ok = rc == ERR_OK && r.status == 200;
-  struct diag_check *c = add_registry_check(p, "registry.ping", &r,
-                                            rc ? CHECK_ERROR : ping_ok ? CHECK_PASS : CHECK_FAIL);
-  if (rc) {
-    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The registry %s cannot be reached from this host: %s. Run ecrdiag on the node "
-                "to see whether the node can.", d->ref.host, r.error_message);
-    goto out;
-  }
-  registry_result_release(&r);
-  if (!step(p, "registry.manifest")) {
-    go_on = false;
-    goto out;
-  }
-
-  const char *ref = p->image_digest ? p->image_digest : imageref_manifest_ref(&d->ref);
-  rc = registry_head_manifest(p->http, &t, d->ref.repository, ref, &r, NULL);
-  bool ok = rc == ERR_OK && r.status == 200;
-  c = add_registry_check(p, "registry.manifest", &r,
-                         rc ? CHECK_ERROR : ok ? CHECK_PASS : CHECK_FAIL);
-  if (rc) {
-    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The registry %s stopped answering: %s.", d->ref.host, r.error_message);
-  } else if (!ok && d->n_findings == 0 && c) {
-    /* The API allowed what the registry refused: nothing above explains it. */
-    add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
-                "ECR's API returned the image, but the registry answered HTTP %ld%s%s to the "
-                "manifest request.", r.status, r.error_code ? " " : "",
-                r.error_code ? r.error_code : "");
-  }
-out:
-  registry_result_release(&r);
+  fs[FETCH_REGISTRY_PING].target = fs[FETCH_REGISTRY_MANIFEST].target = &t;
+  fs[FETCH_REGISTRY_MANIFEST].manifest_ref =
+      p->image_digest ? p->image_digest : imageref_manifest_ref(&d->ref);
+  fs[FETCH_REGISTRY_PING].wanted = fs[FETCH_REGISTRY_MANIFEST].wanted = true;
+  bool ran = fetch_level(p, fs, FETCH_REGISTRY_PING, FETCH_REGISTRY_MANIFEST);
+  if (ran)
+    read_registry(p, &fs[FETCH_REGISTRY_PING], &fs[FETCH_REGISTRY_MANIFEST]);
   buf_release(&base);
-  return go_on;
+  return ran;
 }
 
 /* ---- ranking, verdict and fix --------------------------------------------------------- */
@@ -855,7 +946,6 @@ static void probe_release(struct probe *p)
 {
   creds_release(&p->creds);
   aws_endpoints_release(&p->endpoints);
-  http_client_free(p->http);
   ecr_auth_release(&p->auth);
   free(p->image_digest);
   free(p->policy_text);
@@ -883,44 +973,46 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   rc = aws_endpoints_from_env(&p.endpoints, e);
   if (rc)
     goto out;
-  struct http_options ho = {.timeout_ms = o->timeout_ms ? o->timeout_ms
-                                                        : DIAG_DEFAULT_TIMEOUT_MS};
-  p.http = http_client_new(&ho, e);
-  if (!p.http) {
-    rc = e ? e->code : ERR_NOMEM;
-    goto out;
-  }
+  p.http_options = (struct http_options){
+      .timeout_ms = o->timeout_ms ? o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS,
+  };
   p.aws = (struct aws_client){
-      .http = p.http,
       .creds = &p.creds,
       .endpoints = &p.endpoints,
       .partition = d->ref.partition,
       .fips = d->ref.fips,
   };
 
-  /* Each step announces itself; a cancelled run stops before its next request. */
-  if (!step(&p, "sts.GetCallerIdentity"))
+  /* Level 1: every API call at once. Level 2: the registry, once the token and the digest
+   * are in. Each level is announced; a cancelled run starts no further level. */
+  struct fetch fs[FETCH_COUNT];
+  memset(fs, 0, sizeof fs);
+  for (int k = 0; k < FETCH_COUNT; k++) {
+    fs[k].p = &p;
+    fs[k].kind = (enum fetch_kind)k;
+    fs[k].id = diag_plan[k];
+    aws_call_init(&fs[k].call);
+  }
+  fs[FETCH_IDENTITY].wanted = fs[FETCH_AUTH_TOKEN].wanted = true;
+  fs[FETCH_POLICY].wanted = fs[FETCH_IMAGE].wanted = true;
+  fs[FETCH_ORGANIZATION].wanted = !o->org_id;
+  bool cancelled = !fetch_level(&p, fs, FETCH_IDENTITY, FETCH_IMAGE);
+  if (!cancelled && read_identity(&p, &fs[FETCH_IDENTITY])) {
+    read_organization(&p, &fs[FETCH_ORGANIZATION]);
+    read_auth_token(&p, &fs[FETCH_AUTH_TOKEN]);
+    /* The policy first: when it is readable, a denied pull is read in its light. */
+    read_policy(&p, &fs[FETCH_POLICY]);
+    read_image(&p, &fs[FETCH_IMAGE]);
+    if (p.have_token)
+      cancelled = !probe_registry(&p, fs);
+    rank_and_judge(d);
+    build_fix(&p);
+    note_not_pulling_principal(d);
+  }
+  for (int k = 0; k < FETCH_COUNT; k++)
+    fetch_release(&fs[k]);
+  if (cancelled || (o->cancel && *o->cancel))
     goto cancelled;
-  if (!probe_identity(&p))
-    goto judge;
-  if (!p.o->org_id && !step(&p, "organizations.DescribeOrganization"))
-    goto cancelled;
-  probe_organization(&p);
-  if (!step(&p, "ecr.GetAuthorizationToken"))
-    goto cancelled;
-  probe_auth_token(&p);
-  /* The policy first: when it is readable, a denied pull is read in its light. */
-  if (!step(&p, "ecr.GetRepositoryPolicy"))
-    goto cancelled;
-  probe_repository_policy(&p);
-  if (!step(&p, "ecr.BatchGetImage"))
-    goto cancelled;
-  probe_image(&p);
-  if (p.have_token && !probe_registry(&p))
-    goto cancelled;
-  rank_and_judge(d);
-  build_fix(&p);
-  note_not_pulling_principal(d);
 
 judge:
   rank_and_judge(d);
