@@ -63,7 +63,11 @@ struct diagnosis {
   size_t n_checks;
   bool has_fix;
   struct policy_fix fix;
+  char *platform;              /* the platform checked, "linux/amd64" */
 };
+
+/* Checks that s is "os/arch[/variant]" (lower-case letters and digits); false otherwise. */
+bool diag_platform_valid(const char *s);
 
 enum diag_event_kind {
   DIAG_EVENT_START, /* a check is about to run */
@@ -85,6 +89,7 @@ struct diag_options {
   const char *org_id;           /* --org-id, or NULL */
   long timeout_ms;              /* per request; 0: 10 s */
   const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT or NULL */
+  const char *platform;         /* the node's "os/arch[/variant]"; NULL: linux/amd64 */
   /* Progress. Requests run concurrently, so it is called from several threads, possibly at
    * once: it must lock what it shares and must not call back into the diagnosis. */
   void (*on_event)(void *ctx, const struct diag_event *ev);

@@ -23,6 +23,7 @@ struct cli {
   const char *org_id;
   const char *report_path;
   const char *timeout;
+  const char *platform;
   bool no_color;
   bool tui;
   bool help;
@@ -48,6 +49,8 @@ static const struct opt options[] = {
      "the caller's organization id, for the organization-wide fix"},
     {"--report", OPT_VALUE, "FILE", OPT_AT(report_path),
      "also write the JSON report to FILE (for a support ticket)"},
+    {"--platform", OPT_VALUE, "OS/ARCH[/VARIANT]", OPT_AT(platform),
+     "the node's platform (default linux/amd64), e.g. linux/arm64 for Graviton nodes"},
     {"--timeout", OPT_VALUE, "SECONDS", OPT_AT(timeout),
      "limit for each request (default 10)"},
     {"--no-color", OPT_FLAG, NULL, OPT_AT(no_color), "no colours (also: NO_COLOR set)"},
@@ -198,6 +201,11 @@ int main(int argc, char **argv)
                     "10 to 32 lower-case letters or digits\n", cli.org_id);
     return EXIT_USAGE;
   }
+  if (cli.platform && !diag_platform_valid(cli.platform)) {
+    fprintf(stderr, "ecrdiag: --platform '%s' is not OS/ARCH[/VARIANT], e.g. linux/arm64\n",
+            cli.platform);
+    return EXIT_USAGE;
+  }
   long timeout_ms = 0;
   if (cli.timeout && !parse_timeout_ms(cli.timeout, &timeout_ms)) {
     fprintf(stderr, "ecrdiag: --timeout '%s' is not a number of seconds between 0 and 3600\n",
@@ -220,6 +228,7 @@ int main(int argc, char **argv)
       .org_id = cli.org_id,
       .timeout_ms = timeout_ms,
       .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
+      .platform = cli.platform,
   };
   struct diagnosis d;
   diag_init(&d);

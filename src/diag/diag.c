@@ -70,6 +70,7 @@ void diag_release(struct diagnosis *d)
   free(d->caller.account);
   free(d->caller.org_id);
   free(d->caller.credential_source);
+  free(d->platform);
   for (size_t i = 0; i < d->n_findings; i++) {
     free(d->findings[i].summary);
     json_decref(d->findings[i].evidence);
@@ -764,6 +765,127 @@ static void finding_for_image_failure(struct probe *p, const struct diag_check *
                 reason ? reason : "");
 }
 
+/* ---- platforms, as containerd matches them (platforms.Normalize / Only) ---------------- */
+
+struct platform {
+  char os[32], arch[32], variant[16];
+};
+
+bool diag_platform_valid(const char *s)
+{
+  int parts = 1;
+  size_t run = 0;
+  for (const char *c = s; *c; c++) {
+    if (*c == '/') {
+      if (run == 0 || ++parts > 3)
+        return false;
+      run = 0;
+    } else if ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_') {
+      if (++run > 15)
+        return false;
+    } else {
+      return false;
+    }
+  }
+  return parts >= 2 && run > 0;
+}
+
+static void platform_set(struct platform *pl, const char *os, const char *arch, const char *var)
+{
+  snprintf(pl->os, sizeof pl->os, "%s", os ? os : "");
+  /* Normalize: x86_64 is amd64, aarch64 is arm64, and arm64's default variant is v8. */
+  if (arch && (strcmp(arch, "x86_64") == 0 || strcmp(arch, "x86-64") == 0))
+    arch = "amd64";
+  if (arch && strcmp(arch, "aarch64") == 0)
+    arch = "arm64";
+  snprintf(pl->arch, sizeof pl->arch, "%s", arch ? arch : "");
+  if (strcmp(pl->arch, "arm64") == 0 && (!var || !*var))
+    var = "v8";
+  snprintf(pl->variant, sizeof pl->variant, "%s", var ? var : "");
+}
+
+static void platform_parse(const char *s, struct platform *pl)
+{
+  char os[32] = "", arch[32] = "", var[16] = "";
+  const char *a = strchr(s, '/');
+  const char *v = a ? strchr(a + 1, '/') : NULL;
+  snprintf(os, sizeof os, "%.*s", (int)(a ? a - s : 0), s);
+  size_t arch_len = v ? (size_t)(v - a - 1) : a ? strlen(a + 1) : 0;
+  snprintf(arch, sizeof arch, "%.*s", (int)arch_len, a ? a + 1 : "");
+  snprintf(var, sizeof var, "%s", v ? v + 1 : "");
+  platform_set(pl, os, arch, var);
+}
+
+/* Whether an index entry serves the wanted platform: the variant only counts when asked. */
+static bool platform_match(const struct platform *want, const struct platform *have)
+{
+  if (strcmp(want->os, have->os) != 0 || strcmp(want->arch, have->arch) != 0)
+    return false;
+  return !want->variant[0] || strcmp(want->variant, have->variant) == 0 ||
+         (strcmp(want->arch, "arm64") == 0 && strcmp(want->variant, "v8") == 0);
+}
+
+static bool media_type_is_index(const char *mt)
+{
+  return mt && (strcmp(mt, "application/vnd.oci.image.index.v1+json") == 0 ||
+                strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
+}
+
+/* The manifest BatchGetImage returned, read as containerd would resolve it for the node. */
+static void check_manifest(struct probe *p, const struct diag_check *c, json_t *image)
+{
+  struct diagnosis *d = p->d;
+  const char *mt = json_string_value(json_object_get(image, "imageManifestMediaType"));
+  const char *text = json_string_value(json_object_get(image, "imageManifest"));
+  json_t *man = text ? json_loads(text, 0, NULL) : NULL;
+  if (!mt)
+    mt = json_string_value(json_object_get(man, "mediaType"));
+  if (mt && strncmp(mt, "application/vnd.docker.distribution.manifest.v1", 47) == 0) {
+    json_t *ev = check_evidence(c);
+    json_object_set_new(ev, "media_type", json_string(mt));
+    add_finding(d, CAUSE_MANIFEST_UNSUPPORTED, ev,
+                "Image %s is a Docker schema 1 manifest (%s), which containerd 2.0 and later no "
+                "longer pull. Rebuild and push the image with a current client (schema 2 or OCI).",
+                imageref_manifest_ref(&d->ref), mt);
+    goto out;
+  }
+  json_t *list = json_object_get(man, "manifests");
+  if (!media_type_is_index(mt) && !json_is_array(list))
+    goto out;
+  struct platform want;
+  platform_parse(d->platform, &want);
+  json_t *available = json_array();
+  size_t i;
+  json_t *entry;
+  json_array_foreach(list, i, entry) {
+    json_t *pj = json_object_get(entry, "platform");
+    struct platform have;
+    platform_set(&have, json_string_value(json_object_get(pj, "os")),
+                 json_string_value(json_object_get(pj, "architecture")),
+                 json_string_value(json_object_get(pj, "variant")));
+    if (platform_match(&want, &have)) {
+      json_decref(available);
+      goto out;
+    }
+    if (have.os[0] && strcmp(have.os, "unknown") != 0) /* attestations are "unknown/unknown" */
+      json_array_append_new(available, json_sprintf("%s/%s%s%s", have.os, have.arch,
+                                                    have.variant[0] ? "/" : "", have.variant));
+  }
+  json_t *ev = check_evidence(c);
+  json_object_set_new(ev, "platform", json_string(d->platform));
+  json_object_set_new(ev, "available", available);
+  char *avail = json_dumps(available, JSON_COMPACT);
+  add_finding(d, CAUSE_PLATFORM_MISMATCH, ev,
+              "Image %s is a multi-platform index without an entry for %s (it has %s): the "
+              "runtime fails with \"no match for platform in manifest\". Build and push a %s "
+              "variant, or schedule the pod on nodes of a listed platform (nodeSelector "
+              "kubernetes.io/arch).",
+              imageref_manifest_ref(&d->ref), d->platform, avail ? avail : "?", d->platform);
+  free(avail);
+out:
+  json_decref(man);
+}
+
 static void read_image(struct probe *p, struct fetch *f)
 {
   struct diagnosis *d = p->d;
@@ -777,6 +899,7 @@ static void read_image(struct probe *p, struct fetch *f)
     const char *digest = json_string_value(
         json_object_get(json_object_get(image, "imageId"), "imageDigest"));
     p->image_digest = str_dup(digest);
+    check_manifest(p, c, image);
   } else if (tool != CAUSE_COUNT) {
     add_prober_finding(p, tool, c);
   } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
@@ -965,6 +1088,7 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
     goto judge;
   }
   d->ref_ok = true;
+  d->platform = str_dup(o->platform ? o->platform : "linux/amd64");
   if (creds_from_env(&p.creds, &sub) != ERR_OK) {
     add_finding(d, CAUSE_NO_CREDENTIALS, NULL, "%s", sub.msg);
     goto judge;

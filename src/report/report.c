@@ -26,7 +26,8 @@ static json_t *image_json(const struct diagnosis *d)
   json_t *o = json_object();
   json_object_set_new(o, "reference", str_or_null(r->reference));
   if (!d->ref_ok) {
-    const char *keys[] = {"registry_id", "region", "partition", "repository", "tag", "digest"};
+    const char *keys[] = {"registry_id", "region", "partition", "repository",
+                          "tag",         "digest", "platform"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
       json_object_set_new(o, keys[i], json_null());
     return o;
@@ -37,6 +38,7 @@ static json_t *image_json(const struct diagnosis *d)
   json_object_set_new(o, "repository", str_or_null(r->repository));
   json_object_set_new(o, "tag", str_or_null(r->tag));
   json_object_set_new(o, "digest", str_or_null(r->digest));
+  json_object_set_new(o, "platform", str_or_null(d->platform));
   return o;
 }
 
