@@ -4,6 +4,8 @@
 #ifndef ECRDIAG_REGISTRY_H
 #define ECRDIAG_REGISTRY_H
 
+#include <stdbool.h>
+
 #include "ecrdiag/err.h"
 #include "ecrdiag/http.h"
 
@@ -27,6 +29,8 @@ struct registry_result {
   char *content_type;
   char *digest;         /* Docker-Content-Digest */
   long duration_ms;
+  char *body;           /* the answer's body, for the requests that keep it (2xx only) */
+  char *location;       /* a redirect's Location: a pre-signed URL, so a secret (wiped) */
 };
 void registry_result_release(struct registry_result *r);
 
@@ -38,5 +42,22 @@ enum err_code registry_ping(struct http_client *http, const struct registry_targ
 enum err_code registry_head_manifest(struct http_client *http, const struct registry_target *t,
                                      const char *repository, const char *ref,
                                      struct registry_result *out, struct err *e);
+
+/* GET /v2/<repository>/manifests/<ref>, keeping the manifest in out->body. */
+enum err_code registry_get_manifest(struct http_client *http, const struct registry_target *t,
+                                    const char *repository, const char *ref,
+                                    struct registry_result *out, struct err *e);
+/* GET /v2/<repository>/blobs/<digest> without following a redirect: ECR answers 307 with a
+ * pre-signed layer URL in out->location. keep_body keeps a small blob (a config) in
+ * out->body; otherwise the transfer ends once the headers are in. */
+enum err_code registry_get_blob(struct http_client *http, const struct registry_target *t,
+                                const char *repository, const char *digest, bool keep_body,
+                                struct registry_result *out, struct err *e);
+/* GET of a pre-signed blob URL as containerd fetches it, without credentials (a HEAD would
+ * get 403: the URL is signed for GET). A layer: Range bytes=0-0 and the transfer ended after
+ * the headers; keep_body (a config): the whole blob in out->body. out->url is the URL
+ * without its query, which holds the signature. */
+enum err_code registry_fetch_layer(struct http_client *http, const char *url, long timeout_ms,
+                                   bool keep_body, struct registry_result *out, struct err *e);
 
 #endif

@@ -31,6 +31,10 @@ struct probe {
   struct ecr_auth auth;
   bool have_token;
   char *image_digest;      /* from BatchGetImage, used for the registry request */
+  char *platform_digest;   /* the index entry for the node's platform, when an index */
+  char *config_digest;     /* of the image manifest that would be pulled */
+  char *layer_digest;      /* its first layer */
+  bool single_platform;    /* the reference names one image manifest, not an index */
   char *policy_text;       /* the repository policy, when the caller could read it */
   bool policy_known;       /* policy_text is the truth (NULL: none exists) */
 };
@@ -40,7 +44,9 @@ const char *const diag_plan[] = {
     "sts.GetCallerIdentity",   "organizations.DescribeOrganization",
     "ecr.GetAuthorizationToken", "ecr.GetRepositoryPolicy",
     "ecr.BatchGetImage",       "registry.ping",
-    "registry.manifest",
+    "registry.manifest",       "registry.platform_manifest",
+    "registry.config_blob",    "registry.layer_blob",
+    "layer.config",            "layer.download",
 };
 const size_t diag_plan_len = sizeof diag_plan / sizeof diag_plan[0];
 
@@ -286,6 +292,11 @@ enum fetch_kind {
   FETCH_IMAGE,
   FETCH_REGISTRY_PING,
   FETCH_REGISTRY_MANIFEST,
+  FETCH_PLATFORM_MANIFEST, /* the index entry for the node's platform */
+  FETCH_CONFIG_BLOB,       /* the registry's answer for the config: a redirect */
+  FETCH_LAYER_BLOB,        /* the same for the first layer */
+  FETCH_CONFIG_DOWNLOAD,   /* the config from the layer host */
+  FETCH_LAYER_DOWNLOAD,    /* the first byte of the layer from the layer host */
   FETCH_COUNT,
 };
 
@@ -304,7 +315,8 @@ struct fetch {
   struct aws_call call;         /* AWS requests */
   struct registry_result reg;   /* registry requests */
   const struct registry_target *target;
-  const char *manifest_ref;
+  const char *manifest_ref; /* manifests: the tag or digest; blobs: the digest */
+  const char *url;          /* downloads: the pre-signed URL (a secret, borrowed) */
   json_t *resp;
   char *text;
   struct sts_identity ident;
@@ -313,13 +325,15 @@ struct fetch {
 
 static bool fetch_is_registry(const struct fetch *f)
 {
-  return f->kind == FETCH_REGISTRY_PING || f->kind == FETCH_REGISTRY_MANIFEST;
+  return f->kind >= FETCH_REGISTRY_PING;
 }
 
 static enum check_status fetch_status(const struct fetch *f)
 {
+  if (f->kind == FETCH_CONFIG_BLOB || f->kind == FETCH_LAYER_BLOB) /* 307 is the answer */
+    return f->rc ? CHECK_ERROR : f->reg.status < 400 ? CHECK_PASS : CHECK_FAIL;
   if (fetch_is_registry(f))
-    return f->rc ? CHECK_ERROR : f->reg.status == 200 ? CHECK_PASS : CHECK_FAIL;
+    return f->rc ? CHECK_ERROR : f->reg.status / 100 == 2 ? CHECK_PASS : CHECK_FAIL;
   if (f->rc == ERR_OK) {
     if (f->kind == FETCH_IMAGE)
       return json_array_get(json_object_get(f->resp, "images"), 0) ? CHECK_PASS : CHECK_FAIL;
@@ -410,6 +424,20 @@ static void *fetch_run(void *arg)
   case FETCH_REGISTRY_MANIFEST:
     f->rc = registry_head_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg,
                                    &f->e);
+    break;
+  case FETCH_PLATFORM_MANIFEST:
+    f->rc = registry_get_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg,
+                                  &f->e);
+    break;
+  case FETCH_CONFIG_BLOB:
+  case FETCH_LAYER_BLOB:
+    f->rc = registry_get_blob(f->http, f->target, r->repository, f->manifest_ref,
+                              f->kind == FETCH_CONFIG_BLOB, &f->reg, &f->e);
+    break;
+  case FETCH_CONFIG_DOWNLOAD:
+  case FETCH_LAYER_DOWNLOAD:
+    f->rc = registry_fetch_layer(f->http, f->url, p->http_options.timeout_ms,
+                                 f->kind == FETCH_CONFIG_DOWNLOAD, &f->reg, &f->e);
     break;
   case FETCH_COUNT: break;
   }
@@ -756,7 +784,7 @@ static void finding_for_image_failure(struct probe *p, const struct diag_check *
                 "ECR cannot decrypt image %s with the repository's KMS key (%s: %s). The fix is "
                 "on the key (enabled, not pending deletion, ECR's grant in place), not the node "
                 "role.", ref, code, reason ? reason : "");
-  else if (strncmp(code, "Upstream", 8) == 0 || strcmp(code, "UnableToGetUpstreamImage") == 0)
+  else if (strncmp(code, "Upstream", 8) == 0)
     add_finding(d, CAUSE_PTC_UPSTREAM_FAILED, ev,
                 "The pull-through cache could not fetch %s from upstream (%s: %s).", ref, code,
                 reason ? reason : "");
@@ -831,6 +859,19 @@ static bool media_type_is_index(const char *mt)
                 strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
 }
 
+/* The blobs an image manifest names: what the runtime downloads next. */
+static void take_image_manifest(struct probe *p, json_t *man)
+{
+  const char *config = json_string_value(
+      json_object_get(json_object_get(man, "config"), "digest"));
+  const char *layer = json_string_value(
+      json_object_get(json_array_get(json_object_get(man, "layers"), 0), "digest"));
+  if (config && !p->config_digest)
+    p->config_digest = str_dup(config);
+  if (layer && !p->layer_digest)
+    p->layer_digest = str_dup(layer);
+}
+
 /* The manifest BatchGetImage returned, read as containerd would resolve it for the node. */
 static void check_manifest(struct probe *p, const struct diag_check *c, json_t *image)
 {
@@ -850,8 +891,11 @@ static void check_manifest(struct probe *p, const struct diag_check *c, json_t *
     goto out;
   }
   json_t *list = json_object_get(man, "manifests");
-  if (!media_type_is_index(mt) && !json_is_array(list))
+  if (!media_type_is_index(mt) && !json_is_array(list)) {
+    p->single_platform = true;
+    take_image_manifest(p, man);
     goto out;
+  }
   struct platform want;
   platform_parse(d->platform, &want);
   json_t *available = json_array();
@@ -864,6 +908,7 @@ static void check_manifest(struct probe *p, const struct diag_check *c, json_t *
                  json_string_value(json_object_get(pj, "architecture")),
                  json_string_value(json_object_get(pj, "variant")));
     if (platform_match(&want, &have)) {
+      p->platform_digest = str_dup(json_string_value(json_object_get(entry, "digest")));
       json_decref(available);
       goto out;
     }
@@ -904,6 +949,15 @@ static void read_image(struct probe *p, struct fetch *f)
     add_prober_finding(p, tool, c);
   } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
     finding_for_denied(p, c, "ecr:BatchGetImage");
+  } else if (code_is(&f->call, "KmsException", NULL)) {
+    add_finding(d, CAUSE_KMS_KEY_UNUSABLE, check_evidence(c),
+                "ECR could not use the repository's KMS key to serve %s (%s). The fix is on the "
+                "key (enabled, not pending deletion, ECR's grant in place), not the node role.",
+                imageref_manifest_ref(&d->ref), c->error_message ? c->error_message : "");
+  } else if (code_is(&f->call, "UnableToGetUpstreamImageException", NULL)) {
+    add_finding(d, CAUSE_PTC_UPSTREAM_FAILED, check_evidence(c),
+                "The pull-through cache could not fetch %s from its upstream registry (%s).",
+                imageref_manifest_ref(&d->ref), c->error_message ? c->error_message : "");
   } else if (code_is(&f->call, "RepositoryNotFoundException", NULL)) {
     add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, check_evidence(c),
                 "There is no repository %s in account %s, region %s. Check the name and the "
@@ -957,7 +1011,102 @@ static void read_registry(struct probe *p, struct fetch *ping, struct fetch *man
   }
 }
 
-/* Level 2: the registry, as containerd calls it with the token. False when cancelled. */
+static bool want_blobs(struct fetch *fs, struct probe *p)
+{
+  if (!p->config_digest || !p->layer_digest)
+    return false;
+  fs[FETCH_CONFIG_BLOB].manifest_ref = p->config_digest;
+  fs[FETCH_LAYER_BLOB].manifest_ref = p->layer_digest;
+  fs[FETCH_CONFIG_BLOB].wanted = fs[FETCH_LAYER_BLOB].wanted = true;
+  return true;
+}
+
+/* A blob answered with a redirect sends the runtime to the layer host: the next level. */
+static bool want_download(struct fetch *blob, struct fetch *download)
+{
+  if (blob->rc || blob->reg.status / 100 != 3 || !blob->reg.location)
+    return false;
+  download->url = blob->reg.location;
+  download->wanted = true;
+  return true;
+}
+
+static void read_platform_manifest(struct probe *p, struct fetch *f)
+{
+  struct diag_check *c = add_fetch_check(p, f);
+  json_t *man = f->reg.body ? json_loads(f->reg.body, 0, NULL) : NULL;
+  if (man)
+    take_image_manifest(p, man);
+  else if (c && c->status == CHECK_PASS)
+    add_finding(p->d, CAUSE_UNKNOWN, check_evidence(c),
+                "The registry's manifest for platform %s is not JSON.", p->d->platform);
+  json_decref(man);
+}
+
+/* The config blob and the first layer's blob: a 403 here is GetDownloadUrlForLayer denied. */
+static void read_blob(struct probe *p, struct fetch *f)
+{
+  struct diag_check *c = add_fetch_check(p, f);
+  if (!c || c->status == CHECK_PASS)
+    return;
+  if (f->rc)
+    add_finding(p->d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The registry %s stopped answering: %s.", p->d->ref.host, c->error_message);
+  else if (c->http_status == 403)
+    finding_for_denied(p, c, "ecr:GetDownloadUrlForLayer");
+  else if (p->d->n_findings == 0)
+    add_finding(p->d, CAUSE_UNKNOWN, check_evidence(c),
+                "The registry answered HTTP %ld%s%s for blob %s.", c->http_status,
+                c->error_code ? " " : "", c->error_code ? c->error_code : "", f->manifest_ref);
+}
+
+static void read_download(struct probe *p, struct fetch *f)
+{
+  struct diagnosis *d = p->d;
+  struct diag_check *c = add_fetch_check(p, f);
+  if (!c)
+    return;
+  if (f->rc) {
+    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                "The layer host %s cannot be reached from this host: %s. Nodes download layers "
+                "from S3 (through the S3 gateway endpoint in a private subnet); run ecrdiag on "
+                "the node to see whether it can.", c->endpoint, c->error_message);
+    return;
+  }
+  if (c->status != CHECK_PASS) {
+    add_finding(d, CAUSE_LAYER_DOWNLOAD_BLOCKED, check_evidence(c),
+                "The layer host refused the download with HTTP %ld: the registry handed out the "
+                "URL, but the layer cannot be fetched (an S3 VPC endpoint policy or a proxy "
+                "often blocks prod-%s-starport-layer-bucket).", c->http_status, d->ref.region);
+    return;
+  }
+  if (f->kind != FETCH_CONFIG_DOWNLOAD || !p->single_platform || !f->reg.body)
+    return;
+  /* A single-platform image pulls on any node; built for another architecture, it then fails
+   * at start with "exec format error". */
+  json_t *cfg = json_loads(f->reg.body, 0, NULL);
+  struct platform want, have;
+  platform_parse(d->platform, &want);
+  platform_set(&have, json_string_value(json_object_get(cfg, "os")),
+               json_string_value(json_object_get(cfg, "architecture")),
+               json_string_value(json_object_get(cfg, "variant")));
+  if (have.arch[0] && !platform_match(&want, &have)) {
+    json_t *ev = check_evidence(c);
+    json_object_set_new(ev, "image_platform",
+                        json_sprintf("%s/%s%s%s", have.os, have.arch, have.variant[0] ? "/" : "",
+                                     have.variant));
+    json_object_set_new(ev, "platform", json_string(d->platform));
+    add_finding(d, CAUSE_ARCH_MISMATCH_AT_RUNTIME, ev,
+                "Image %s is built for %s/%s only: it pulls on a %s node, then its container "
+                "fails to start with \"exec format error\". Build a multi-platform image.",
+                imageref_manifest_ref(&d->ref), have.os, have.arch, d->platform);
+  }
+  json_decref(cfg);
+}
+
+/* Level 2 and on: the registry, as containerd calls it with the token: the manifest (and the
+ * platform's manifest from an index), then the blobs, then the layer host. Requests that do
+ * not depend on each other share a level. False when cancelled. */
 static bool probe_registry(struct probe *p, struct fetch *fs)
 {
   struct diagnosis *d = p->d;
@@ -973,13 +1122,39 @@ static bool probe_registry(struct probe *p, struct fetch *fs)
       .password = p->auth.password,
       .timeout_ms = p->http_options.timeout_ms,
   };
-  fs[FETCH_REGISTRY_PING].target = fs[FETCH_REGISTRY_MANIFEST].target = &t;
+  for (int k = FETCH_REGISTRY_PING; k < FETCH_COUNT; k++)
+    fs[k].target = &t;
   fs[FETCH_REGISTRY_MANIFEST].manifest_ref =
       p->image_digest ? p->image_digest : imageref_manifest_ref(&d->ref);
   fs[FETCH_REGISTRY_PING].wanted = fs[FETCH_REGISTRY_MANIFEST].wanted = true;
-  bool ran = fetch_level(p, fs, FETCH_REGISTRY_PING, FETCH_REGISTRY_MANIFEST);
-  if (ran)
-    read_registry(p, &fs[FETCH_REGISTRY_PING], &fs[FETCH_REGISTRY_MANIFEST]);
+  fs[FETCH_PLATFORM_MANIFEST].manifest_ref = p->platform_digest;
+  fs[FETCH_PLATFORM_MANIFEST].wanted = p->platform_digest != NULL;
+  bool blobs_now = want_blobs(fs, p);
+  bool ran = fetch_level(p, fs, FETCH_REGISTRY_PING, FETCH_LAYER_BLOB);
+  if (!ran)
+    goto out;
+  read_registry(p, &fs[FETCH_REGISTRY_PING], &fs[FETCH_REGISTRY_MANIFEST]);
+  if (fs[FETCH_PLATFORM_MANIFEST].wanted)
+    read_platform_manifest(p, &fs[FETCH_PLATFORM_MANIFEST]);
+  if (!blobs_now && want_blobs(fs, p)) {
+    ran = fetch_level(p, fs, FETCH_CONFIG_BLOB, FETCH_LAYER_BLOB);
+    if (!ran)
+      goto out;
+  }
+  if (!fs[FETCH_CONFIG_BLOB].wanted)
+    goto out;
+  read_blob(p, &fs[FETCH_CONFIG_BLOB]);
+  read_blob(p, &fs[FETCH_LAYER_BLOB]);
+  bool config = want_download(&fs[FETCH_CONFIG_BLOB], &fs[FETCH_CONFIG_DOWNLOAD]);
+  bool layer = want_download(&fs[FETCH_LAYER_BLOB], &fs[FETCH_LAYER_DOWNLOAD]);
+  if (!config && !layer)
+    goto out;
+  ran = fetch_level(p, fs, FETCH_CONFIG_DOWNLOAD, FETCH_LAYER_DOWNLOAD);
+  if (ran && config)
+    read_download(p, &fs[FETCH_CONFIG_DOWNLOAD]);
+  if (ran && layer)
+    read_download(p, &fs[FETCH_LAYER_DOWNLOAD]);
+out:
   buf_release(&base);
   return ran;
 }
@@ -1071,6 +1246,9 @@ static void probe_release(struct probe *p)
   aws_endpoints_release(&p->endpoints);
   ecr_auth_release(&p->auth);
   free(p->image_digest);
+  free(p->platform_digest);
+  free(p->config_digest);
+  free(p->layer_digest);
   free(p->policy_text);
 }
 

@@ -19,7 +19,7 @@ const char *const registry_manifest_accept =
     "application/vnd.oci.image.index.v1+json, */*";
 
 #define REGISTRY_MAX_URL_BYTES 4096
-#define REGISTRY_MAX_BODY_BYTES (64 * 1024)
+#define REGISTRY_MAX_BODY_BYTES (4 * 1024 * 1024) /* containerd's manifest limit */
 
 void registry_result_release(struct registry_result *r)
 {
@@ -30,6 +30,8 @@ void registry_result_release(struct registry_result *r)
   free(r->error_message);
   free(r->content_type);
   free(r->digest);
+  free(r->body);
+  str_free_secret(r->location);
   memset(r, 0, sizeof *r);
 }
 
@@ -71,8 +73,16 @@ static void read_registry_error(const struct buf *body, struct registry_result *
   json_decref(root);
 }
 
+/* What one registry request asks for beyond method and path. */
+struct request_shape {
+  const char *accept;
+  bool keep_body;    /* keep a 2xx body in out->body */
+  bool headers_only; /* end the transfer after the headers (a layer) */
+};
+
 static enum err_code registry_request(struct http_client *http, const struct registry_target *t,
-                                      const char *method, const char *path, const char *accept,
+                                      const char *method, const char *path,
+                                      const struct request_shape *shape,
                                       struct registry_result *out, struct err *e)
 {
   memset(out, 0, sizeof *out);
@@ -99,8 +109,8 @@ static enum err_code registry_request(struct http_client *http, const struct reg
       goto out;
     headers[n++] = (struct http_header){"Authorization", auth};
   }
-  if (accept)
-    headers[n++] = (struct http_header){"Accept", accept};
+  if (shape->accept)
+    headers[n++] = (struct http_header){"Accept", shape->accept};
   struct http_request req = {
       .method = method,
       .url = url.p,
@@ -109,6 +119,7 @@ static enum err_code registry_request(struct http_client *http, const struct reg
       .n_headers = n,
       .timeout_ms = t->timeout_ms,
       .max_body_bytes = REGISTRY_MAX_BODY_BYTES,
+      .headers_only = shape->headers_only,
   };
   out->url = buf_detach(&shown);
   struct err herr = {0};
@@ -123,8 +134,12 @@ static enum err_code registry_request(struct http_client *http, const struct reg
   out->status = resp.status;
   out->content_type = str_dup(resp.content_type);
   out->digest = str_dup(resp.docker_content_digest);
-  if (resp.status >= 300)
+  if (resp.location)
+    out->location = str_dup(resp.location);
+  if (resp.status >= 400)
     read_registry_error(&resp.body, out);
+  else if (shape->keep_body && resp.status < 300)
+    out->body = str_dup(buf_str(&resp.body));
 out:
   str_free_secret(auth);
   http_response_release(&resp);
@@ -136,7 +151,8 @@ out:
 enum err_code registry_ping(struct http_client *http, const struct registry_target *t,
                             struct registry_result *out, struct err *e)
 {
-  return registry_request(http, t, "GET", "/v2/", NULL, out, e);
+  static const struct request_shape shape = {0};
+  return registry_request(http, t, "GET", "/v2/", &shape, out, e);
 }
 
 enum err_code registry_head_manifest(struct http_client *http, const struct registry_target *t,
@@ -150,13 +166,13 @@ enum err_code registry_head_manifest(struct http_client *http, const struct regi
     err_set(e, rc, "registry path for '%s' is too long", repository);
     goto out;
   }
-  rc = registry_request(http, t, "HEAD", path.p, registry_manifest_accept, out, e);
+  const struct request_shape shape = {.accept = registry_manifest_accept};
+  rc = registry_request(http, t, "HEAD", path.p, &shape, out, e);
   if (rc == ERR_OK && out->status >= 400 && !out->error_code) {
     /* A HEAD answer has no body, so the registry's reason (DENIED, MANIFEST_UNKNOWN and its
      * message) comes from the same request as a GET, as containerd falls back to. */
     struct registry_result get;
-    if (registry_request(http, t, "GET", path.p, registry_manifest_accept, &get, NULL) ==
-            ERR_OK &&
+    if (registry_request(http, t, "GET", path.p, &shape, &get, NULL) == ERR_OK &&
         get.status == out->status) {
       out->error_code = get.error_code;
       out->error_message = get.error_message;
@@ -167,5 +183,76 @@ enum err_code registry_head_manifest(struct http_client *http, const struct regi
   }
 out:
   buf_release(&path);
+  return rc;
+}
+
+static enum err_code registry_get_path(struct http_client *http, const struct registry_target *t,
+                                       const char *fmt_kind, const char *repository,
+                                       const char *ref, const struct request_shape *shape,
+                                       struct registry_result *out, struct err *e)
+{
+  struct buf path;
+  buf_init(&path, REGISTRY_MAX_URL_BYTES);
+  enum err_code rc = buf_printf(&path, "/v2/%s/%s/%s", repository, fmt_kind, ref);
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    err_set(e, rc, "registry path for '%s' is too long", repository);
+  } else {
+    rc = registry_request(http, t, "GET", path.p, shape, out, e);
+  }
+  buf_release(&path);
+  return rc;
+}
+
+enum err_code registry_get_manifest(struct http_client *http, const struct registry_target *t,
+                                    const char *repository, const char *ref,
+                                    struct registry_result *out, struct err *e)
+{
+  const struct request_shape shape = {.accept = registry_manifest_accept, .keep_body = true};
+  return registry_get_path(http, t, "manifests", repository, ref, &shape, out, e);
+}
+
+enum err_code registry_get_blob(struct http_client *http, const struct registry_target *t,
+                                const char *repository, const char *digest, bool keep_body,
+                                struct registry_result *out, struct err *e)
+{
+  const struct request_shape shape = {.keep_body = keep_body, .headers_only = !keep_body};
+  return registry_get_path(http, t, "blobs", repository, digest, &shape, out, e);
+}
+
+enum err_code registry_fetch_layer(struct http_client *http, const char *url, long timeout_ms,
+                                   bool keep_body, struct registry_result *out, struct err *e)
+{
+  memset(out, 0, sizeof *out);
+  /* The query carries X-Amz-Signature and X-Amz-Security-Token: never shown anywhere. */
+  const char *q = strchr(url, '?');
+  out->url = q ? sv_dup((struct sv){url, (size_t)(q - url)}) : str_dup(url);
+  struct http_header range = {"Range", "bytes=0-0"};
+  struct http_request req = {
+      .method = "GET",
+      .url = url,
+      .headers = &range,
+      .n_headers = keep_body ? 0 : 1,
+      .timeout_ms = timeout_ms,
+      .max_body_bytes = REGISTRY_MAX_BODY_BYTES,
+      .headers_only = !keep_body,
+  };
+  struct http_response resp;
+  http_response_init(&resp);
+  struct err herr = {0};
+  enum err_code rc = http_perform(http, &req, &resp, &herr);
+  out->duration_ms = resp.duration_ms;
+  if (rc) {
+    out->transport = rc;
+    out->error_message = str_dup(herr.msg);
+    err_set(e, rc, "%s", herr.msg);
+  } else {
+    out->status = resp.status;
+    out->content_type = str_dup(resp.content_type);
+    out->error_code = resp.status >= 400 ? str_dup(resp.error_type) : NULL;
+    if (keep_body && resp.status < 300)
+      out->body = str_dup(buf_str(&resp.body));
+  }
+  http_response_release(&resp);
   return rc;
 }

@@ -13,6 +13,16 @@ static json_t *str_or_null(const char *s)
   return s ? json_string(s) : json_null();
 }
 
+static bool json_array_has_string(const json_t *a, const char *s)
+{
+  size_t i;
+  const json_t *v;
+  json_array_foreach(a, i, v)
+    if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+      return true;
+  return false;
+}
+
 static json_t *pullable_json(int pullable)
 {
   if (pullable < 0)
@@ -85,7 +95,7 @@ json_t *report_json(const struct diagnosis *d)
   for (size_t i = 0; i < d->n_findings; i++) {
     const struct diag_finding *f = &d->findings[i];
     const struct cause_info *ci = cause_info(f->cause);
-    if (ci->cls != CAUSE_CLASS_WARNING)
+    if (ci->cls != CAUSE_CLASS_WARNING && !json_array_has_string(causes, ci->id))
       json_array_append_new(causes, json_string(ci->id));
     json_array_append_new(findings,
                           json_pack("{s:s, s:s, s:s, s:s, s:O}", "cause", ci->id, "class",

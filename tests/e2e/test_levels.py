@@ -7,6 +7,9 @@ import unittest
 import e2e
 
 DELAY_MS = 50
+# v1.4.1 is a single-platform image (an image manifest, not an index): API calls, then the
+# registry's manifest and blob requests, then the layer host.
+SINGLE = e2e.SEED_IMAGE.replace(":latest", ":v1.4.1")
 
 
 def dependent_levels(requests):
@@ -28,13 +31,15 @@ class Levels(unittest.TestCase):
 
     def test_at_most_three_dependent_levels(self):
         with e2e.Simulator("seed-fixed.json", faults=[{"delay_ms": DELAY_MS}]) as sim:
-            run = e2e.run_ecrdiag(["--image", e2e.SEED_IMAGE], sim.env("eks-node-b"))
+            run = e2e.run_ecrdiag(["--image", SINGLE], sim.env("eks-node-b"))
             self.assertEqual(run.code, 0, run)
             reqs = sim.requests(wait_s=0.5)
         self.assertGreaterEqual(len(reqs), 6, reqs)
         levels = dependent_levels(reqs)
         print(f"{len(reqs)} requests in {levels} dependent levels")
         self.assertLessEqual(levels, 3, reqs)
+        # and the probe went all the way to the layer host
+        self.assertTrue(any(r.get("service") == "s3" for r in reqs), reqs)
         # The API calls overlap: the first level holds more than one request.
         first_end = min(r["t_end"] for r in reqs)
         self.assertGreaterEqual(sum(1 for r in reqs if r["t_start"] < first_end), 4, reqs)
