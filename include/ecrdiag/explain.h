@@ -33,9 +33,10 @@ enum explain_tier { EXPLAIN_SPECIFIC, EXPLAIN_GENERIC };
 
 /* One row of the rule table. Every entry of all[] must occur in the message (lower-case,
  * whitespace collapsed, backslashes dropped); an entry is alternatives separated by '|', and
- * '*' inside an alternative skips up to EXPLAIN_GAP_BYTES bytes. unless, when set, must not
- * occur. Weights run 1-100: 90+ the message states the cause, 60-89 a symptom with one usual
- * cause, below 60 a guess among several. */
+ * '*' inside an alternative skips up to EXPLAIN_GAP_BYTES bytes ('~' the same, without crossing
+ * a space). unless, when set, must not occur; fact, when set, must hold. Weights run 1-100: 90+ the
+ * message states the cause, 60-89 a symptom with one usual cause, below 60 a guess among several.
+ */
 struct explain_rule {
   const char *all[EXPLAIN_MAX_PATTERNS];
   const char *unless;
@@ -43,9 +44,10 @@ struct explain_rule {
   enum cause_id cause;
   int weight;
   enum explain_tier tier;
-  const char *meaning;   /* what this match means, one or two sentences */
-  const char *confirm;   /* the command that confirms it; {ACCOUNT} {REGION} {REPO} {REF}
-                            {IMAGE} {HOST} are filled from the message when it names them */
+  const char *meaning; /* what this match means, one or two sentences */
+  const char *confirm; /* the command that confirms it; {ACCOUNT} {REGION} {REPO} {REF}
+                          {IMAGEID} {IMAGE} {HOST} {NETHOST} are filled from the message when
+                          it names them, else left as <placeholders> */
 };
 
 #define EXPLAIN_GAP_BYTES 160
@@ -53,9 +55,9 @@ struct explain_rule {
 
 struct explain_cause {
   enum cause_id id;
-  int score;      /* the weight of its strongest matching rule */
-  size_t rule;    /* index of that rule in the table */
-  size_t n_rules; /* how many rules pointed at it */
+  int score;                           /* the weight of its strongest matching rule */
+  size_t rule;                         /* index of that rule in the table */
+  size_t n_rules;                      /* how many rules pointed at it */
   char evidence[EXPLAIN_EVIDENCE_MAX]; /* the matched words in context, printable ASCII */
 };
 
@@ -68,8 +70,10 @@ struct explain_facts {
   char repository[257]; /* repository name */
   char ref[128];        /* tag or digest */
   char principal_account[13];
-  bool ecr_host;        /* some private ECR host appears (even with a masked account id) */
-  bool ecr_public;      /* public.ecr.aws appears */
+  char net_host[256]; /* the host a network error is about ("lookup HOST", the last URL) */
+  bool aws_host;      /* some *.amazonaws.com host appears */
+  bool ecr_host;      /* some private ECR host appears (even with a masked account id) */
+  bool ecr_public;    /* public.ecr.aws appears */
   bool same_account, cross_account, ptc_path, opt_in_region;
 };
 

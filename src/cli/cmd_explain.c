@@ -18,13 +18,12 @@
 
 static void explain_usage(FILE *out)
 {
-  fprintf(out,
-          "usage: ecrdiag explain [MESSAGE... | -] [--output text|json]\n\n"
-          "Names the likely causes of an image pull error, offline: paste the message as\n"
-          "`kubectl describe pod` shows it (Failed to pull image ...), or pipe it in with -.\n"
-          "At most three causes, most likely first, each with the command that confirms it.\n"
-          "With no MESSAGE and standard input not a terminal, reads standard input.\n\n"
-          "exit codes: 0 at least one cause named, 1 nothing matched, 2 usage error\n");
+  fprintf(out, "usage: ecrdiag explain [MESSAGE... | -] [--output text|json]\n\n"
+               "Names the likely causes of an image pull error, offline: paste the message as\n"
+               "`kubectl describe pod` shows it (Failed to pull image ...), or pipe it in with -.\n"
+               "At most three causes, most likely first, each with the command that confirms it.\n"
+               "With no MESSAGE and standard input not a terminal, reads standard input.\n\n"
+               "exit codes: 0 at least one cause named, 1 nothing matched, 2 usage error\n");
 }
 
 static int fail_usage(const char *what, const char *arg)
@@ -42,8 +41,10 @@ static enum err_code read_stdin(struct buf *msg, struct err *e)
   while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
     enum err_code rc = buf_append(msg, chunk, n);
     if (rc)
-      return err_set(e, rc, "the message is larger than %zu bytes: paste only the Events lines "
-                            "of `kubectl describe pod`", msg->max_bytes);
+      return err_set(e, rc,
+                     "the message is larger than %zu bytes: paste only the Events lines "
+                     "of `kubectl describe pod`",
+                     msg->max_bytes);
   }
   if (ferror(stdin))
     return err_set(e, ERR_IO, "cannot read standard input");

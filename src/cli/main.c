@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_explain.h"
 #include "cmd_policy.h"
 #include "ecrdiag/diag.h"
 #include "ecrdiag/report.h"
@@ -65,6 +66,7 @@ static void usage(FILE *out)
 {
   fprintf(out, "usage: ecrdiag --image REF [options]\n"
                "       ecrdiag [--tui] [--image REF]      (interactive, on a terminal)\n"
+               "       ecrdiag explain [MESSAGE | -] [--output json]   (offline)\n"
                "       ecrdiag policy eval FILE|-\n\n"
                "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
                "Probes with the AWS credentials of the environment, as the kubelet would with\n"
@@ -161,6 +163,8 @@ static bool write_report_file(const char *path, json_t *report)
 
 int main(int argc, char **argv)
 {
+  if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+    return cmd_explain(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "policy") == 0) {
     if (argc >= 3 && strcmp(argv[2], "eval") == 0)
       return cmd_policy_eval(argc - 2, argv + 2);

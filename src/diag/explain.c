@@ -11,110 +11,127 @@
 
 #include "ecrdiag/imageref.h"
 
-#define EXPLAIN_MARGIN 40    /* causes more than this far below the best are not named */
+#define EXPLAIN_MARGIN 40 /* causes more than this far below the best are not named */
 #define EXPLAIN_MAX_RULES 128
 #define EXPLAIN_TEXT_MAX_BYTES (64 * 1024)
+#define TEXT_WIDTH 100
+#define REF_SCAN_MAX 512 /* bytes either side of "dkr.ecr" read as a reference */
 
 /* ---- what each cause's confirming command is ------------------------------------------------ */
 
-#define C_IDENTITY                                                                                 \
-  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names "          \
-  "ecr:BatchGetImage ecr:GetDownloadUrlForLayer --resource-arns "                                  \
+#define C_IDENTITY                                                                        \
+  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names " \
+  "ecr:BatchGetImage ecr:GetDownloadUrlForLayer --resource-arns "                         \
   "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"
-#define C_AUTH_TOKEN                                                                               \
-  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names "          \
+#define C_AUTH_TOKEN                                                                      \
+  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names " \
   "ecr:GetAuthorizationToken"
-#define C_REPO_POLICY                                                                              \
-  "aws ecr get-repository-policy --registry-id {ACCOUNT} --region {REGION} --repository-name "     \
+#define C_REPO_POLICY                                                                          \
+  "aws ecr get-repository-policy --registry-id {ACCOUNT} --region {REGION} --repository-name " \
   "{REPO}   # as the registry account"
 #define C_REGISTRY_POLICY "aws ecr get-registry-policy --region {REGION}   # as account {ACCOUNT}"
-#define C_SCP                                                                                      \
-  "aws organizations list-policies-for-target --target-id <puller-account-id> --filter "           \
+#define C_SCP                                                                            \
+  "aws organizations list-policies-for-target --target-id <puller-account-id> --filter " \
   "SERVICE_CONTROL_POLICY   # from the management account"
-#define C_RCP                                                                                      \
-  "aws organizations list-policies-for-target --target-id {ACCOUNT} --filter "                     \
+#define C_RCP                                                                  \
+  "aws organizations list-policies-for-target --target-id {ACCOUNT} --filter " \
   "RESOURCE_CONTROL_POLICY   # from the management account"
-#define C_VPCE                                                                                     \
-  "aws ec2 describe-vpc-endpoints --filters "                                                      \
-  "Name=service-name,Values=com.amazonaws.{REGION}.ecr.dkr,com.amazonaws.{REGION}.ecr.api "        \
+#define C_VPCE                                                                              \
+  "aws ec2 describe-vpc-endpoints --filters "                                               \
+  "Name=service-name,Values=com.amazonaws.{REGION}.ecr.dkr,com.amazonaws.{REGION}.ecr.api " \
   "--query 'VpcEndpoints[].PolicyDocument'"
 #define C_BOUNDARY "aws iam get-role --role-name <node-role-name> --query Role.PermissionsBoundary"
-#define C_SESSION                                                                                  \
-  "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue="        \
+#define C_SESSION                                                                           \
+  "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=" \
   "AssumeRole --max-results 20   # look for a Policy or PolicyArns parameter"
-#define C_KMS                                                                                      \
-  "aws ecr describe-repositories --registry-id {ACCOUNT} --region {REGION} --repository-names "    \
-  "{REPO} --query 'repositories[].encryptionConfiguration'   # then: aws kms describe-key "        \
+#define C_KMS                                                                                   \
+  "aws ecr describe-repositories --registry-id {ACCOUNT} --region {REGION} --repository-names " \
+  "{REPO} --query 'repositories[].encryptionConfiguration'   # then: aws kms describe-key "     \
   "--key-id <kmsKey> --query KeyMetadata.KeyState"
-#define C_PTC_IMPORT                                                                               \
-  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names "          \
-  "ecr:BatchImportUpstreamImage ecr:CreateRepository --resource-arns "                             \
+#define C_PTC_IMPORT                                                                      \
+  "aws iam simulate-principal-policy --policy-source-arn <node-role-arn> --action-names " \
+  "ecr:BatchImportUpstreamImage ecr:CreateRepository --resource-arns "                    \
   "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"
 #define C_PTC_UPSTREAM                                                                             \
   "aws ecr describe-pull-through-cache-rules --registry-id {ACCOUNT} --region {REGION}   # then: " \
   "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix <prefix> --region {REGION}"
-#define C_REPO_NF                                                                                  \
-  "aws ecr describe-repositories --registry-id {ACCOUNT} --region {REGION} --repository-names "    \
+#define C_REPO_NF                                                                               \
+  "aws ecr describe-repositories --registry-id {ACCOUNT} --region {REGION} --repository-names " \
   "{REPO}"
-#define C_IMAGE_NF                                                                                 \
-  "aws ecr describe-images --registry-id {ACCOUNT} --region {REGION} --repository-name {REPO} "    \
+#define C_IMAGE_NF                                                                              \
+  "aws ecr describe-images --registry-id {ACCOUNT} --region {REGION} --repository-name {REPO} " \
   "--image-ids {IMAGEID}"
 #define C_WRONG_REGION                                                                             \
-  "for r in $(aws ec2 describe-regions --query 'Regions[].RegionName' --output text); do aws ecr "  \
+  "for r in $(aws ec2 describe-regions --query 'Regions[].RegionName' --output text); do aws ecr " \
   "describe-repositories --registry-id {ACCOUNT} --region $r --repository-names {REPO} "           \
   ">/dev/null 2>&1 && echo $r; done"
-#define C_PLATFORM                                                                                 \
-  "docker manifest inspect {IMAGE}   # the platforms it offers; the node's: kubectl get node "     \
+#define C_PLATFORM                                                                             \
+  "docker manifest inspect {IMAGE}   # the platforms it offers; the node's: kubectl get node " \
   "<node> -o jsonpath='{.status.nodeInfo.architecture}'"
-#define C_ARCH                                                                                     \
-  "docker image inspect --format '{{.Os}}/{{.Architecture}}' {IMAGE}   # compare: kubectl get "    \
+#define C_ARCH                                                                                  \
+  "docker image inspect --format '{{.Os}}/{{.Architecture}}' {IMAGE}   # compare: kubectl get " \
   "nodes -L kubernetes.io/arch"
-#define C_MANIFEST                                                                                 \
-  "aws ecr batch-get-image --registry-id {ACCOUNT} --region {REGION} --repository-name {REPO} "    \
+#define C_MANIFEST                                                                              \
+  "aws ecr batch-get-image --registry-id {ACCOUNT} --region {REGION} --repository-name {REPO} " \
   "--image-ids {IMAGEID} --query 'images[].imageManifestMediaType'"
 #define C_NODE_CREDS                                                                               \
   "on the node: journalctl -u kubelet --since -1h | grep -iE 'credential|ecr'   # and check that " \
   "the image credential provider's matchImages covers {HOST}"
-#define C_PULL_SECRET                                                                              \
-  "kubectl get pod <pod> -o jsonpath='{.spec.imagePullSecrets}'   # then: kubectl get secret "     \
+#define C_PULL_SECRET                                                                          \
+  "kubectl get pod <pod> -o jsonpath='{.spec.imagePullSecrets}'   # then: kubectl get secret " \
   "<name> -o jsonpath='{.data.\\.dockerconfigjson}' | base64 -d"
-#define C_DNS "on the node: getent hosts {HOST}"
-#define C_NET                                                                                      \
-  "on the node: curl -sS -o /dev/null -w '%{http_code}\\n' https://{HOST}/v2/   # 401 means "      \
+#define C_DNS "on the node: getent hosts {NETHOST}"
+#define C_NET                                                                                \
+  "on the node: curl -sS -o /dev/null -w '%{http_code}\\n' https://{NETHOST}/   # any HTTP " \
+  "status means "                                                                            \
   "reachable"
-#define C_TLS                                                                                      \
-  "on the node: openssl s_client -connect {HOST}:443 -servername {HOST} </dev/null | openssl "     \
-  "x509 -noout -issuer -dates"
-#define C_LAYER                                                                                    \
-  "aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.{REGION}.s3 "   \
-  "--query 'VpcEndpoints[].[VpcEndpointId,PolicyDocument]'   # must allow s3:GetObject on "        \
+#define C_TLS                                                                                \
+  "on the node: openssl s_client -connect {NETHOST}:443 -servername {NETHOST} </dev/null | " \
+  "openssl x509 -noout -issuer -dates"
+#define C_LAYER                                                                                  \
+  "aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.{REGION}.s3 " \
+  "--query 'VpcEndpoints[].[VpcEndpointId,PolicyDocument]'   # must allow s3:GetObject on "      \
   "arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*, and security groups must allow 443 to it"
 #define C_REGION "aws account get-region-opt-status --region-name {REGION}"
 #define C_CLOCK "on the node: chronyc tracking   # or: timedatectl status"
 #define C_REF "kubectl get pod <pod> -o jsonpath='{.spec.containers[*].image}'"
-#define C_NOT_ECR                                                                                  \
-  "kubectl get pod <pod> -o jsonpath='{.spec.containers[*].image}'   # an ECR image names "        \
+#define C_NOT_ECR                                                                           \
+  "kubectl get pod <pod> -o jsonpath='{.spec.containers[*].image}'   # an ECR image names " \
   "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO"
 #define C_SERVICE "https://health.aws.amazon.com/health/status   # then retry the pull"
 
-/* ---- the rules -------------------------------------------------------------------------------- */
+/* ---- the rules --------------------------------------------------------------------------------
+ */
 
-#define P(...) {__VA_ARGS__}
-#define RULE(pats, unl, fct, id, w, tr, meaning, confirm)                                          \
-  {pats, unl, EXPLAIN_FACT_##fct, CAUSE_##id, w, EXPLAIN_##tr, meaning, confirm}
+#define P(...)  \
+  {             \
+    __VA_ARGS__ \
+  }
+#define RULE(pats, unl, fct, id, w, tr, meaning, confirm)                        \
+  {                                                                              \
+    pats, unl, EXPLAIN_FACT_##fct, CAUSE_##id, w, EXPLAIN_##tr, meaning, confirm \
+  }
 
-#define M_NOT_GRANTING                                                                             \
-  "The repository policy does not allow this principal to pull, or the repository name or "        \
-  "region is wrong: from the puller's side AWS answers the same when the repository does not "     \
+#define M_NOT_GRANTING                                                                         \
+  "The repository policy does not allow this principal to pull, or the repository name or "    \
+  "region is wrong: from the puller's side AWS answers the same when the repository does not " \
   "exist there."
 #define NOT_AUTH "not authorized|accessdenied|access denied"
-#define PULL_ACTIONS                                                                               \
-  "not authorized to perform: ecr:batchgetimage|not authorized to perform: "                       \
+#define PULL_ACTIONS                                                         \
+  "not authorized to perform: ecr:batchgetimage|not authorized to perform: " \
   "ecr:getdownloadurlforlayer|not authorized to perform: ecr:batchchecklayeravailability"
-#define DENIED_403                                                                                 \
-  "403 forbidden|status code 403|http 403|403 (forbidden)|: forbidden|denied: requested access "   \
+#define DENIED_403                                                                               \
+  "403 forbidden|status code 403|http 403|403 (forbidden)|: forbidden|denied: requested access " \
   "to the resource is denied|accessdenied|access denied|: denied"
 #define RATE_LIMIT "toomanyrequests|too many requests|rate exceeded|pull rate limit"
+#define TOKEN_FAILED                                                                               \
+  "failed to get authorization token|unable to get authorization token|error retrieving "          \
+  "credentials|getauthorizationtoken|unable to retrieve ecr registry auth|unable to pull secrets " \
+  "or registry auth"
+#define UNAUTHORIZED_401                                                                          \
+  "401 unauthorized|status code 401|status: 401|unauthorized: authentication required|"           \
+  "unauthorized: not authorized|401 (unauthorized)|http 401|unauthorized: incorrect username or " \
+  "password"
 
 static const struct explain_rule rules[] = {
     /* AWS's access-denied reason suffix names the policy type that decided. */
@@ -239,8 +256,8 @@ static const struct explain_rule rules[] = {
          "The image pulled, but its binaries are built for another CPU architecture than the "
          "node's (a single-platform image, e.g. amd64 on a Graviton node).",
          C_ARCH),
-    RULE(P("manifest.v1+prettyjws|manifest.v1+json|manifest schema 1|schema1|schema 1"), NULL,
-         NONE, MANIFEST_UNSUPPORTED, 95, SPECIFIC,
+    RULE(P("manifest.v1+prettyjws|manifest.v1+json|manifest schema 1|schema1|schema 1"), NULL, NONE,
+         MANIFEST_UNSUPPORTED, 95, SPECIFIC,
          "The image was pushed with a Docker schema 1 manifest, which current runtimes no "
          "longer pull; rebuild and push it again.",
          C_MANIFEST),
@@ -262,8 +279,10 @@ static const struct explain_rule rules[] = {
          "deleted) in this repository.",
          C_IMAGE_NF),
     RULE(P("manifest unknown|manifest for * not found|manifest * not found"), "platform", NONE,
-         WRONG_REGION, 52, SPECIFIC, "Or the image was pushed to the same account in another region.",
-         C_WRONG_REGION),
+         WRONG_REGION, 52, SPECIFIC,
+         "Or the image was pushed to the same account in another region.", C_WRONG_REGION),
+    RULE(P("image ~ not found"), "platform", NONE, IMAGE_NOT_FOUND, 80, SPECIFIC,
+         "The runtime found no image of that name and tag.", C_IMAGE_NF),
     RULE(P("does not exist in the registry with id|repositorynotfound|name unknown|repository name "
            "not known"),
          NULL, NONE, REPOSITORY_NOT_FOUND, 93, SPECIFIC,
@@ -274,17 +293,24 @@ static const struct explain_rule rules[] = {
          "Or the repository exists in another region of the account.", C_WRONG_REGION),
     RULE(P("repository * not found"), "platform", NONE, REPOSITORY_NOT_FOUND, 85, SPECIFIC,
          "The runtime was told the repository does not exist (or it may not see it).", C_REPO_NF),
+    RULE(P("no pull access"), NULL, NONE, NODE_NO_ECR_CREDENTIALS, 55, SPECIFIC,
+         "\"No pull access\": the credentials sent (the kubelet's cached ECR token, a pull secret) "
+         "may be missing or stale.",
+         C_NODE_CREDS),
     RULE(P("repository * not found"), "platform", NONE, WRONG_REGION, 50, SPECIFIC,
          "Or the repository exists in another region of the account.", C_WRONG_REGION),
-    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound", ": not found|notfound"),
+    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound",
+           ": not found|notfound"),
          "platform|no basic auth|unauthorized|forbidden", NONE, IMAGE_NOT_FOUND, 80, SPECIFIC,
          "The registry answered 404 to the manifest request: no such tag or digest (containerd "
          "does not say whether the repository itself is missing).",
          C_IMAGE_NF),
-    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound", ": not found|notfound"),
+    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound",
+           ": not found|notfound"),
          "platform|no basic auth|unauthorized|forbidden", NONE, REPOSITORY_NOT_FOUND, 70, SPECIFIC,
          "Or the repository itself does not exist in this account and region.", C_REPO_NF),
-    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound", ": not found|notfound"),
+    RULE(P("failed to resolve reference|failed to resolve ref|code = notfound",
+           ": not found|notfound"),
          "platform|no basic auth|unauthorized|forbidden", NONE, WRONG_REGION, 50, SPECIFIC,
          "Or it was pushed to another region.", C_WRONG_REGION),
 
@@ -326,13 +352,9 @@ static const struct explain_rule rules[] = {
          NULL, NONE, NETWORK_UNREACHABLE, 52, SPECIFIC,
          "Or the provider cannot reach the ECR API (api.ecr.REGION.amazonaws.com) from the node.",
          C_NET),
-    RULE(P("failed to get authorization token|unable to get authorization token|error retrieving "
-           "credentials|getauthorizationtoken"),
-         NULL, NONE, NODE_NO_ECR_CREDENTIALS, 72, SPECIFIC,
+    RULE(P(TOKEN_FAILED), NULL, NONE, NODE_NO_ECR_CREDENTIALS, 72, SPECIFIC,
          "Getting a registry token failed, so the pull has no ECR credentials.", C_NODE_CREDS),
-    RULE(P("failed to get authorization token|unable to get authorization token|error retrieving "
-           "credentials|getauthorizationtoken"),
-         NULL, NONE, AUTH_TOKEN_DENIED, 62, SPECIFIC,
+    RULE(P(TOKEN_FAILED), NULL, NONE, AUTH_TOKEN_DENIED, 62, SPECIFIC,
          "Or the principal may not call ecr:GetAuthorizationToken.", C_AUTH_TOKEN),
     RULE(P("authorization token has expired|token has expired|expired authorization token"), NULL,
          NONE, PULL_SECRET_EXPIRED, 95, SPECIFIC,
@@ -363,44 +385,48 @@ static const struct explain_rule rules[] = {
            "invalidclienttokenid"),
          NULL, NONE, NODE_NO_ECR_CREDENTIALS, 60, SPECIFIC,
          "So no registry token could be had for the pull.", C_NODE_CREDS),
-    RULE(P("signature expired|signature not yet current|requesttimetooskewed|clock skew|request has "
-           "expired"),
-         NULL, NONE, CLOCK_SKEW, 92, SPECIFIC,
-         "The host's clock is too far from AWS's for signed requests.", C_CLOCK),
-    RULE(P("signature expired|signature not yet current|requesttimetooskewed|clock skew|request has "
-           "expired"),
-         NULL, NONE, NODE_NO_ECR_CREDENTIALS, 55, SPECIFIC,
-         "So the node gets no registry token.", C_NODE_CREDS),
-    RULE(P("401 unauthorized|status code 401|status: 401|unauthorized: authentication required|"
-           "unauthorized: not authorized|401 (unauthorized)|http 401"),
-         NULL, NONE, NODE_NO_ECR_CREDENTIALS, 70, SPECIFIC,
+    RULE(
+        P("signature expired|signature not yet current|requesttimetooskewed|clock skew|request has "
+          "expired"),
+        NULL, NONE, CLOCK_SKEW, 92, SPECIFIC,
+        "The host's clock is too far from AWS's for signed requests.", C_CLOCK),
+    RULE(
+        P("signature expired|signature not yet current|requesttimetooskewed|clock skew|request has "
+          "expired"),
+        NULL, NONE, NODE_NO_ECR_CREDENTIALS, 55, SPECIFIC, "So the node gets no registry token.",
+        C_NODE_CREDS),
+    RULE(P(UNAUTHORIZED_401), NULL, NONE, NODE_NO_ECR_CREDENTIALS, 70, SPECIFIC,
          "The registry answered 401: the pull carried no valid ECR credentials (no or failing "
          "credential provider, or its matchImages misses this host).",
          C_NODE_CREDS),
-    RULE(P("401 unauthorized|status code 401|status: 401|unauthorized: authentication required|"
-           "unauthorized: not authorized|401 (unauthorized)|http 401"),
-         NULL, NONE, AUTH_TOKEN_DENIED, 56, SPECIFIC,
+    RULE(P(UNAUTHORIZED_401), NULL, NONE, AUTH_TOKEN_DENIED, 56, SPECIFIC,
          "Or the node role may not call ecr:GetAuthorizationToken.", C_AUTH_TOKEN),
-    RULE(P("401 unauthorized|status code 401|status: 401|unauthorized: authentication required|"
-           "unauthorized: not authorized|401 (unauthorized)|http 401"),
-         NULL, NONE, PULL_SECRET_EXPIRED, 52, SPECIFIC,
+    RULE(P(UNAUTHORIZED_401), NULL, NONE, PULL_SECRET_EXPIRED, 52, SPECIFIC,
          "Or an imagePullSecret for this host holds an expired token.", C_PULL_SECRET),
+    RULE(P(UNAUTHORIZED_401 "|no basic auth credentials|authorization failed"), NULL, OPT_IN_REGION,
+         REGION_NOT_ENABLED, 62, SPECIFIC,
+         "The registry is in an opt-in region: if the region is not enabled for the node's "
+         "account, the node gets no token for it.",
+         C_REGION),
     RULE(P("authorization failed"), "no basic auth", NONE, PULL_SECRET_EXPIRED, 58, SPECIFIC,
          "Credentials were sent and refused: often an imagePullSecret holding an expired ECR "
          "token.",
          C_PULL_SECRET),
-    RULE(P("authorization failed"), "no basic auth", NONE, PULL_SECRET_WRONG_REGISTRY, 55,
-         SPECIFIC, "Or a token for another account or region.", C_PULL_SECRET),
+    RULE(P("authorization failed"), "no basic auth", NONE, PULL_SECRET_WRONG_REGISTRY, 55, SPECIFIC,
+         "Or a token for another account or region.", C_PULL_SECRET),
     RULE(P("authorization failed"), "no basic auth", NONE, NODE_NO_ECR_CREDENTIALS, 54, SPECIFIC,
          "Or the node's credential provider did not cover this registry.", C_NODE_CREDS),
 
     /* Reaching the endpoints. */
-    RULE(P("no such host|name resolution|could not resolve host|nxdomain|server misbehaving|name or "
-           "service not known"),
-         NULL, NONE, NETWORK_DNS_FAILURE, 92, SPECIFIC,
-         "A host name in the pull does not resolve from the node: the VPC's DNS, a private hosted "
-         "zone for an ECR VPC endpoint, or a mistyped registry host.",
-         C_DNS),
+    RULE(
+        P("no such host|name resolution|could not resolve host|nxdomain|server misbehaving|name or "
+          "service not known"),
+        NULL, NONE, NETWORK_DNS_FAILURE, 92, SPECIFIC,
+        "A host name in the pull does not resolve from the node: the VPC's DNS, a private hosted "
+        "zone for an ECR VPC endpoint, or a mistyped registry host.",
+        C_DNS),
+    RULE(P("lookup ~ on ~:53"), NULL, NONE, NETWORK_DNS_FAILURE, 90, SPECIFIC,
+         "The node's DNS server did not answer for a registry host name.", C_DNS),
     RULE(P("no route to host|network is unreachable|connection refused"), NULL, NONE,
          NETWORK_UNREACHABLE, 88, SPECIFIC,
          "The node cannot open a connection to the endpoint: routes, NAT, security groups or "
@@ -422,7 +448,8 @@ static const struct explain_rule rules[] = {
          62, SPECIFIC, "The connection was cut during the transfer (proxy, firewall, MTU).", C_NET),
     RULE(P("context deadline exceeded|deadlineexceeded"), NULL, NONE, NETWORK_UNREACHABLE, 60,
          SPECIFIC, "The pull ran out of time: a slow or blocked path to the registry.", C_NET),
-    RULE(P("x509:|certificate signed by unknown authority|certificate has expired|certificate is not "
+    RULE(P("x509:|certificate signed by unknown authority|certificate has expired|certificate is "
+           "not "
            "valid|certificate is valid for|tls: failed to verify|certificate verify failed|ssl "
            "certificate problem|unknown certificate authority"),
          NULL, NONE, TLS_FAILURE, 95, SPECIFIC,
@@ -446,8 +473,7 @@ static const struct explain_rule rules[] = {
     RULE(P("httpreadseeker|error pulling image configuration|failed to copy:|failed to fetch "
            "blob|error downloading layer|failed to download layer|download failed after attempts"),
          "toomanyrequests|429", NONE, LAYER_DOWNLOAD_BLOCKED, 72, SPECIFIC,
-         "The manifest was read but downloading a blob (served from S3 for ECR) failed.",
-         C_LAYER),
+         "The manifest was read but downloading a blob (served from S3 for ECR) failed.", C_LAYER),
     RULE(P("httpreadseeker|error pulling image configuration|failed to copy:|failed to fetch "
            "blob|error downloading layer|failed to download layer|download failed after attempts"),
          "toomanyrequests|429", NONE, NETWORK_UNREACHABLE, 55, SPECIFIC,
@@ -487,15 +513,16 @@ static const struct explain_rule rules[] = {
          NULL, NONE, REPO_POLICY_NOT_GRANTING, 48, GENERIC, M_NOT_GRANTING, C_REPO_POLICY),
     RULE(P("pull access denied|repository does not exist or may require|may require 'docker "
            "login'|may require authorization"),
-         NULL, NONE, REPOSITORY_NOT_FOUND, 45, GENERIC,
-         "Or the repository does not exist in this account and region.", C_REPO_NF),
+         NULL, NONE, PULL_SECRET_EXPIRED, 45, GENERIC,
+         "Or the credentials used (a docker login, an imagePullSecret) hold an ECR token older "
+         "than its 12 hours.",
+         C_PULL_SECRET),
     RULE(P("pull access denied|repository does not exist or may require|may require 'docker "
            "login'|may require authorization"),
          NULL, NONE, NODE_NO_ECR_CREDENTIALS, 42, GENERIC,
          "Or the pull carried no ECR credentials.", C_NODE_CREDS),
-    RULE(P("404 not found|status code 404|http 404|: not found"), "platform", NONE,
-         IMAGE_NOT_FOUND, 45, GENERIC, "The registry answered 404: no such tag or digest.",
-         C_IMAGE_NF),
+    RULE(P("404 not found|status code 404|http 404|: not found"), "platform", NONE, IMAGE_NOT_FOUND,
+         45, GENERIC, "The registry answered 404: no such tag or digest.", C_IMAGE_NF),
     RULE(P("404 not found|status code 404|http 404|: not found"), "platform", NONE,
          REPOSITORY_NOT_FOUND, 42, GENERIC, "Or no such repository.", C_REPO_NF),
     RULE(P("500 internal server error|internal server error|502 bad gateway|503 service "
@@ -516,7 +543,8 @@ const struct explain_rule *explain_rules(size_t *n)
   return rules;
 }
 
-/* ---- normalisation ---------------------------------------------------------------------------- */
+/* ---- normalisation ----------------------------------------------------------------------------
+ */
 
 /* Copies msg into out with the wrappers' escaping undone: backslashes dropped ("\n" and "\t"
  * become a space), control bytes become spaces, runs of spaces become one. Case is kept; lower
@@ -548,7 +576,8 @@ static size_t normalise(const char *msg, size_t len, char *out, char *lower)
   return o;
 }
 
-/* ---- matching --------------------------------------------------------------------------------- */
+/* ---- matching ---------------------------------------------------------------------------------
+ */
 
 #define NPOS ((size_t)-1)
 
@@ -558,9 +587,14 @@ static size_t mem_find(const char *hay, size_t hn, size_t from, const char *need
     return from <= hn ? from : NPOS;
   if (nn > hn)
     return NPOS;
-  for (size_t i = from; i + nn <= hn; i++)
-    if (hay[i] == needle[0] && memcmp(hay + i, needle, nn) == 0)
+  for (size_t i = from; i + nn <= hn; i++) {
+    const char *c = memchr(hay + i, needle[0], hn - nn + 1 - i);
+    if (!c)
+      return NPOS;
+    i = (size_t)(c - hay);
+    if (memcmp(hay + i, needle, nn) == 0)
       return i;
+  }
   return NPOS;
 }
 
@@ -589,10 +623,10 @@ static bool alt_match(const char *t, size_t tn, const char *p, size_t pn, size_t
       size_t j = i;
       while (j < pn && !is_gap(p[j]))
         j++;
-      size_t q = mem_find(t, tn, pos, p + i, j - i);
-      if (q == NPOS)
-        return false; /* a later start cannot find it either */
-      if (q - pos > EXPLAIN_GAP_BYTES || (gap == '~' && memchr(t + pos, ' ', q - pos))) {
+      /* Look only as far as the gap allows: the cost stays linear in the message. */
+      size_t window = pos + EXPLAIN_GAP_BYTES + (j - i);
+      size_t q = mem_find(t, window < tn ? window : tn, pos, p + i, j - i);
+      if (q == NPOS || (gap == '~' && memchr(t + pos, ' ', q - pos))) {
         ok = false;
         break;
       }
@@ -623,18 +657,19 @@ static bool pat_match(const char *t, size_t tn, const char *pat, size_t *at, siz
   }
 }
 
-/* ---- facts ------------------------------------------------------------------------------------ */
+/* ---- facts ------------------------------------------------------------------------------------
+ */
 
 static const char *const opt_in_regions[] = {
-    "af-south-1",     "ap-east-1",    "ap-east-2",    "ap-south-2",   "ap-southeast-3",
+    "af-south-1",     "ap-east-1",      "ap-east-2",      "ap-south-2",     "ap-southeast-3",
     "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1",
-    "eu-central-2",   "eu-south-1",   "eu-south-2",   "il-central-1", "me-central-1",
+    "eu-central-2",   "eu-south-1",     "eu-south-2",     "il-central-1",   "me-central-1",
     "me-south-1",     "mx-central-1",
 };
 
 /* Pull-through cache rules' usual prefixes (the console's defaults). */
 static const char *const ptc_prefixes[] = {
-    "docker-hub/", "ecr-public/", "quay/",  "k8s/",    "kubernetes/", "registry-k8s-io/",
+    "docker-hub/", "ecr-public/", "quay/",   "k8s/",   "kubernetes/", "registry-k8s-io/",
     "ghcr/",       "github/",     "gitlab/", "azure/", "chainguard/",
 };
 
@@ -729,7 +764,8 @@ static bool try_ref(struct explain_facts *f, const char *t, size_t s, size_t e, 
   return ok;
 }
 
-/* The region in "dkr.ecr[-fips].REGION." at t[i] (pointing at "dkr"), when the account is masked. */
+/* The region in "dkr.ecr[-fips].REGION." at t[i] (pointing at "dkr"), when the account is masked.
+ */
 static void region_after(struct explain_facts *f, const char *l, size_t ln, size_t i)
 {
   i += 7; /* "dkr.ecr" or "dkr-ecr" */
@@ -760,11 +796,11 @@ static void find_image(struct explain_facts *f, const char *t, const char *l, si
       if (!f->region[0])
         region_after(f, l, n, i);
       size_t s = i;
-      while (s > 0 && is_ref_char(t[s - 1]) && t[s - 1] != '/' && t[s - 1] != ':' &&
-             t[s - 1] != '=')
+      while (s > 0 && i - s < REF_SCAN_MAX && is_ref_char(t[s - 1]) && t[s - 1] != '/' &&
+             t[s - 1] != ':' && t[s - 1] != '=')
         s--;
       size_t e = i;
-      while (e < n && is_ref_char(t[e]))
+      while (e < n && e - i < REF_SCAN_MAX && is_ref_char(t[e]))
         e++;
       while (e > s && strchr(":.;/", t[e - 1]))
         e--;
@@ -777,10 +813,40 @@ static void find_image(struct explain_facts *f, const char *t, const char *l, si
   }
 }
 
+static bool is_host_char(char c)
+{
+  return (c >= 'a' && c <= 'z') || is_digit(c) || c == '.' || c == '-' || c == '_';
+}
+
+/* The host a network error is about: "lookup HOST", else the last URL's host, else the
+ * registry's. */
+static void find_net_host(struct explain_facts *f, const char *l, size_t n)
+{
+  size_t s = NPOS;
+  size_t i = mem_find(l, n, 0, "lookup ", 7);
+  if (i != NPOS) {
+    s = i + 7;
+  } else {
+    for (size_t from = 0; (i = mem_find(l, n, from, "://", 3)) != NPOS; from = i + 3)
+      s = i + 3;
+  }
+  if (s != NPOS) {
+    size_t e = s;
+    while (e < n && is_host_char(l[e]))
+      e++;
+    if (e > s && memchr(l + s, '.', e - s))
+      copy_str(f->net_host, sizeof f->net_host, l + s, e - s);
+  }
+  if (!f->net_host[0])
+    copy_str(f->net_host, sizeof f->net_host, f->host, strlen(f->host));
+}
+
 static void find_facts(struct explain_facts *f, const char *t, const char *l, size_t n)
 {
   memset(f, 0, sizeof *f);
   find_image(f, t, l, n);
+  find_net_host(f, l, n);
+  f->aws_host = mem_find(l, n, 0, "amazonaws.com", 13) != NPOS;
   f->ecr_public = mem_find(l, n, 0, "public.ecr.aws", 14) != NPOS;
 
   /* The denied principal ("arn:aws:sts::ACCOUNT:assumed-role/..." or ":iam::ACCOUNT:") and the
@@ -812,8 +878,7 @@ static void find_facts(struct explain_facts *f, const char *t, const char *l, si
     f->cross_account = !f->same_account;
   }
   for (size_t i = 0; i < sizeof ptc_prefixes / sizeof ptc_prefixes[0]; i++)
-    if (f->repository[0] &&
-        strncmp(f->repository, ptc_prefixes[i], strlen(ptc_prefixes[i])) == 0)
+    if (f->repository[0] && strncmp(f->repository, ptc_prefixes[i], strlen(ptc_prefixes[i])) == 0)
       f->ptc_path = true;
   for (size_t i = 0; i < sizeof opt_in_regions / sizeof opt_in_regions[0]; i++)
     if (strcmp(f->region, opt_in_regions[i]) == 0)
@@ -833,11 +898,13 @@ static bool fact_holds(const struct explain_facts *f, enum explain_fact fact)
   return false;
 }
 
-/* ---- deciding --------------------------------------------------------------------------------- */
+/* ---- deciding ---------------------------------------------------------------------------------
+ */
 
 struct rule_hit {
   bool hit;
-  size_t at, end; /* span of the first pattern's match */
+  size_t at[EXPLAIN_MAX_PATTERNS], end[EXPLAIN_MAX_PATTERNS]; /* each pattern's match */
+  size_t n;
 };
 
 static bool rule_matches(const struct explain_rule *r, const char *l, size_t n,
@@ -845,44 +912,55 @@ static bool rule_matches(const struct explain_rule *r, const char *l, size_t n,
 {
   if (!fact_holds(f, r->fact))
     return false;
-  size_t at = 0, end = 0;
-  for (size_t k = 0; k < EXPLAIN_MAX_PATTERNS && r->all[k]; k++) {
-    size_t a, e;
-    if (!pat_match(l, n, r->all[k], &a, &e))
+  size_t k = 0;
+  for (; k < EXPLAIN_MAX_PATTERNS && r->all[k]; k++)
+    if (!pat_match(l, n, r->all[k], &h->at[k], &h->end[k]))
       return false;
-    if (k == 0) {
-      at = a;
-      end = e;
-    }
-  }
   size_t a, e;
   if (r->unless && pat_match(l, n, r->unless, &a, &e))
     return false;
   h->hit = true;
-  h->at = at;
-  h->end = end;
+  h->n = k;
   return true;
 }
 
-/* Evidence for a person: the matched span with some context, printable ASCII only. */
-static void excerpt(const char *t, size_t n, size_t at, size_t end, char *out, size_t cap)
+/* t[s, e) with up to `ctx` bytes either side, printable ASCII only, appended at out[*o]. */
+static void excerpt_span(const char *t, size_t n, size_t s, size_t e, size_t ctx, char *out,
+                         size_t *o, size_t cap)
 {
-  size_t s = at > 40 ? at - 40 : 0;
-  size_t e = end + 40 < n ? end + 40 : n;
-  if (e - s > cap - 8)
-    e = s + cap - 8;
+  size_t from = s > ctx ? s - ctx : 0;
+  size_t to = e + ctx < n ? e + ctx : n;
+  if (from > 0 && *o + 3 < cap) {
+    memcpy(out + *o, "...", 3);
+    *o += 3;
+  }
+  for (size_t i = from; i < to && *o + 4 < cap; i++)
+    out[(*o)++] = (t[i] >= 0x20 && t[i] < 0x7f) ? t[i] : '?';
+  if (to < n && *o + 3 < cap) {
+    memcpy(out + *o, "...", 3);
+    *o += 3;
+  }
+  out[*o] = '\0';
+}
+
+/* Evidence for a person: the words that matched, in context. One piece when the matches are
+ * close together, else the first and the last. */
+static void excerpt(const char *t, size_t n, const struct rule_hit *h, char *out, size_t cap)
+{
+  size_t lo = h->at[0], hi = h->end[0];
+  for (size_t k = 1; k < h->n; k++) {
+    lo = h->at[k] < lo ? h->at[k] : lo;
+    hi = h->end[k] > hi ? h->end[k] : hi;
+  }
   size_t o = 0;
-  if (s > 0) {
-    memcpy(out, "...", 3);
-    o = 3;
+  out[0] = '\0';
+  if (hi - lo <= cap - 50) {
+    excerpt_span(t, n, lo, hi, (cap - 10 - (hi - lo)) / 2, out, &o, cap);
+    return;
   }
-  for (size_t i = s; i < e; i++)
-    out[o++] = (t[i] >= 0x20 && t[i] < 0x7f) ? t[i] : '?';
-  if (e < n) {
-    memcpy(out + o, "...", 3);
-    o += 3;
-  }
-  out[o] = '\0';
+  size_t last = h->n - 1;
+  excerpt_span(t, n, h->at[0], h->end[0], 10, out, &o, cap / 2);
+  excerpt_span(t, n, h->at[last], h->end[last], 10, out, &o, cap);
 }
 
 enum err_code explain_message(const char *msg, size_t len, struct explain_result *out,
@@ -935,16 +1013,14 @@ enum err_code explain_message(const char *msg, size_t len, struct explain_result
         continue;
       if (pick < 0 || best[i].score > best[pick].score ||
           (best[i].score == best[pick].score &&
-           cause_info((enum cause_id)i)->precedence <
-               cause_info((enum cause_id)pick)->precedence))
+           cause_info((enum cause_id)i)->precedence < cause_info((enum cause_id)pick)->precedence))
         pick = i;
     }
     if (pick < 0)
       break;
     size_t k = out->n_causes++;
     out->causes[k] = best[pick];
-    const struct rule_hit *h = &hits[best[pick].rule];
-    excerpt(t, n, h->at, h->end, out->causes[k].evidence, EXPLAIN_EVIDENCE_MAX);
+    excerpt(t, n, &hits[best[pick].rule], out->causes[k].evidence, EXPLAIN_EVIDENCE_MAX);
     best[pick].score = 0;
   }
   out->generic_only = out->n_causes > 0 && !any_specific;
@@ -953,7 +1029,8 @@ enum err_code explain_message(const char *msg, size_t len, struct explain_result
   return ERR_OK;
 }
 
-/* ---- rendering -------------------------------------------------------------------------------- */
+/* ---- rendering --------------------------------------------------------------------------------
+ */
 
 /* The rule's command with {ACCOUNT} {REGION} {REPO} {REF} {IMAGEID} {IMAGE} {HOST} filled in;
  * other braces (jsonpath, curl's %{http_code}) are left as they are. */
@@ -971,6 +1048,7 @@ static enum err_code fill(const char *tmpl, const struct explain_facts *f, struc
       {"{IMAGEID}", (size_t)-1, "imageTag=<tag>"},
       {"{IMAGE}", offsetof(struct explain_facts, image), "<image>"},
       {"{HOST}", offsetof(struct explain_facts, host), "<registry-host>"},
+      {"{NETHOST}", offsetof(struct explain_facts, net_host), "<registry-host>"},
   };
   enum err_code rc = ERR_OK;
   for (const char *p = tmpl; *p && !rc;) {
@@ -1042,7 +1120,8 @@ static json_t *facts_json(const struct explain_facts *f)
   json_object_set_new(o, "registry_id", json_string(f->account));
   json_object_set_new(o, "region", json_string(f->region));
   json_object_set_new(o, "repository", json_string(f->repository));
-  json_object_set_new(o, "reference_tag_or_digest", json_string(f->ref));
+  json_object_set_new(o, "tag_or_digest", json_string(f->ref));
+  json_object_set_new(o, "host", json_string(f->host));
   return o;
 }
 
@@ -1052,7 +1131,7 @@ static enum err_code notes(const struct explain_result *r, json_t *arr, struct b
   size_t n = 0;
   if (!r->facts.ecr_host && r->facts.ecr_public)
     msgs[n++] = "the image is in ECR Public (public.ecr.aws), which this tool does not diagnose";
-  else if (!r->facts.ecr_host && r->n_causes > 0)
+  else if (!r->facts.ecr_host && !r->facts.aws_host && r->n_causes > 0)
     msgs[n++] = "the message names no private ECR registry host (ACCOUNT.dkr.ecr.REGION."
                 "amazonaws.com); if the image should come from ECR, check its reference";
   if (r->facts.ptc_path)
@@ -1123,6 +1202,31 @@ json_t *explain_to_json(const struct explain_result *r)
   return o;
 }
 
+/* text, word-wrapped at `width` columns, continuation lines indented by `indent` spaces. */
+static enum err_code put_wrapped(struct buf *out, const char *text, size_t indent, size_t width)
+{
+  enum err_code rc = ERR_OK;
+  size_t col = indent;
+  const char *p = text;
+  while (*p && !rc) {
+    size_t w = strcspn(p, " ");
+    if (col > indent && col + 1 + w > width) {
+      rc = buf_printf(out, "\n%*s", (int)indent, "");
+      col = indent;
+    } else if (col > indent) {
+      rc = buf_putc(out, ' ');
+      col++;
+    }
+    if (!rc)
+      rc = buf_append(out, p, w);
+    col += w;
+    p += w;
+    while (*p == ' ')
+      p++;
+  }
+  return rc;
+}
+
 enum err_code explain_render_text(const struct explain_result *r, struct buf *out)
 {
   enum err_code rc;
@@ -1132,22 +1236,31 @@ enum err_code explain_render_text(const struct explain_result *r, struct buf *ou
                        "Run `ecrdiag --image REF` to probe the pull itself.\n");
     return rc;
   }
-  rc = buf_printf(out, "%s, most likely first:\n", r->n_causes == 1 ? "likely cause" : "likely causes");
+  rc = buf_printf(out, "%s, most likely first:\n",
+                  r->n_causes == 1 ? "likely cause" : "likely causes");
   for (size_t i = 0; i < r->n_causes && !rc; i++) {
     const struct explain_cause *c = &r->causes[i];
     const struct cause_info *ci = cause_info(c->id);
-    rc = buf_printf(out, "\n%zu. %s: %s\n   (%s, %s confidence)\n   %s\n   evidence: %s\n   confirm:  ",
-                    i + 1, ci->id, ci->title, cause_class_name(ci->cls), confidence(r, i),
-                    rules[c->rule].meaning, c->evidence);
+    rc = buf_printf(out, "\n%zu. %s: %s\n   (%s, %s confidence)\n   ", i + 1, ci->id, ci->title,
+                    cause_class_name(ci->cls), confidence(r, i));
+    if (!rc)
+      rc = put_wrapped(out, rules[c->rule].meaning, 3, TEXT_WIDTH);
+    if (!rc)
+      rc = buf_printf(out, "\n   evidence: %s\n   confirm:  ", c->evidence);
     if (!rc)
       rc = fill(rules[c->rule].confirm, &r->facts, out);
     if (!rc)
       rc = buf_putc(out, '\n');
   }
+  struct buf sum;
+  buf_init(&sum, EXPLAIN_TEXT_MAX_BYTES);
+  if (!rc)
+    rc = explain_summary(r, &sum);
   if (!rc)
     rc = buf_puts(out, "\nsummary: ");
   if (!rc)
-    rc = explain_summary(r, out);
+    rc = put_wrapped(out, buf_str(&sum), 9, TEXT_WIDTH);
+  buf_release(&sum);
   if (!rc)
     rc = buf_puts(out, "\n\nthen, for the actual cause:\n  ");
   if (!rc)
