@@ -22,151 +22,7 @@
 
 #include "ecrdiag/http.h"
 
-/* ---- fake server (the same one lives in test_aws.c: one file per module) ---- */
-
-#define FS_MAX_CONN 8
-#define FS_REQ_MAX 16384
-
-struct fake_answer {
-  const char *raw; /* sent as is; NULL: read the request and never answer */
-  bool hold;       /* after sending, keep the connection open until the client goes */
-};
-
-struct fake_server {
-  int fd;
-  int port;
-  pthread_t thread;
-  const struct fake_answer *answers;
-  size_t n_answers;
-  long deadline_ms;
-  size_t n_served;
-  char requests[FS_MAX_CONN][FS_REQ_MAX];
-};
-
-static long long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, long long end)
-{
-  long long left = end - now_ms();
-  if (left <= 0)
-    return 0;
-  struct pollfd p = {.fd = fd, .events = events};
-  int r = poll(&p, 1, (int)left);
-  return r;
-}
-
-static size_t content_length(const char *req)
-{
-  const char *p = req;
-  while ((p = strchr(p, '\n')) != NULL) {
-    p++;
-    if (strncasecmp(p, "content-length:", 15) == 0)
-      return (size_t)strtoul(p + 15, NULL, 10);
-  }
-  return 0;
-}
-
-static void fs_read_request(int fd, char *out, long long end)
-{
-  size_t len = 0, need = 0;
-  bool head_done = false;
-  while (len < FS_REQ_MAX - 1 && wait_fd(fd, POLLIN, end) > 0) {
-    ssize_t n = recv(fd, out + len, FS_REQ_MAX - 1 - len, 0);
-    if (n <= 0)
-      break;
-    len += (size_t)n;
-    out[len] = '\0';
-    if (!head_done) {
-      char *eoh = strstr(out, "\r\n\r\n");
-      if (eoh) {
-        head_done = true;
-        need = (size_t)(eoh + 4 - out) + content_length(out);
-      }
-    }
-    if (head_done && len >= need)
-      break;
-  }
-  out[len] = '\0';
-}
-
-static void fs_wait_close(int fd, long long end)
-{
-  char sink[512];
-  while (wait_fd(fd, POLLIN, end) > 0)
-    if (recv(fd, sink, sizeof sink, 0) <= 0)
-      break;
-}
-
-static void *fs_run(void *arg)
-{
-  struct fake_server *s = arg;
-  long long end = now_ms() + s->deadline_ms;
-  for (size_t i = 0; i < s->n_answers && i < FS_MAX_CONN; i++) {
-    if (wait_fd(s->fd, POLLIN, end) <= 0)
-      break;
-    int c = accept(s->fd, NULL, NULL);
-    if (c < 0)
-      break;
-    fs_read_request(c, s->requests[i], end);
-    s->n_served = i + 1;
-    const char *raw = s->answers[i].raw;
-    if (raw) {
-      size_t off = 0, n = strlen(raw);
-      while (off < n) {
-        ssize_t w = send(c, raw + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0)
-          break;
-        off += (size_t)w;
-      }
-    }
-    if (!raw || s->answers[i].hold)
-      fs_wait_close(c, end);
-    close(c);
-  }
-  return NULL;
-}
-
-static void fs_start(struct fake_server *s, const struct fake_answer *answers, size_t n)
-{
-  memset(s, 0, sizeof *s);
-  s->answers = answers;
-  s->n_answers = n;
-  s->deadline_ms = 10000;
-  s->fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(s->fd >= 0);
-  int one = 1;
-  setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(listen(s->fd, 8), 0);
-  socklen_t al = sizeof a;
-  assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
-  s->port = ntohs(a.sin_port);
-  assert_int_equal(pthread_create(&s->thread, NULL, fs_run, s), 0);
-}
-
-static void fs_stop(struct fake_server *s)
-{
-  pthread_join(s->thread, NULL);
-  close(s->fd);
-}
-
-/* A loopback port with nothing listening (bound, then closed). */
-static int closed_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&a, sizeof a);
-  socklen_t al = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &al);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+#include "support/fake_server.h"
 
 static char *url_for(const struct fake_server *s, const char *path)
 {
@@ -369,9 +225,9 @@ static void test_headers_only_stops_after_headers(void **state)
                              .url = url_for(&s, "/v2/r/blobs/sha256:layer"),
                              .headers_only = true,
                              .timeout_ms = 5000};
-  long long t0 = now_ms();
+  long long t0 = fs_now_ms();
   assert_int_equal(http_perform(c, &req, &r, &e), ERR_OK);
-  assert_true(now_ms() - t0 < 3000);
+  assert_true(fs_now_ms() - t0 < 3000);
   assert_int_equal(r.status, 200);
   assert_string_equal(r.docker_content_digest, "sha256:layer");
   assert_int_equal(r.body.len, 0);
@@ -391,9 +247,9 @@ static void test_timeout(void **state)
   http_response_init(&r);
   struct err e = {0};
   struct http_request req = {.method = "GET", .url = url_for(&s, "/slow"), .timeout_ms = 300};
-  long long t0 = now_ms();
+  long long t0 = fs_now_ms();
   assert_int_equal(http_perform(c, &req, &r, &e), ERR_TIMEOUT);
-  long long took = now_ms() - t0;
+  long long took = fs_now_ms() - t0;
   assert_true(took >= 250 && took < 3000);
   assert_int_equal(r.status, 0);
   assert_non_null(strstr(e.msg, "127.0.0.1"));
@@ -406,7 +262,7 @@ static void test_connection_refused_names_host_not_query(void **state)
 {
   (void)state;
   char url[256];
-  int port = closed_port();
+  int port = fs_closed_port();
   snprintf(url, sizeof url, "http://127.0.0.1:%d/x?X-Amz-Signature=deadbeef", port);
   struct http_client *c = http_client_new(NULL, NULL);
   struct http_response r;
