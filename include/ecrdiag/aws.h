@@ -132,4 +132,43 @@ enum err_code ecr_describe_images(struct aws_client *c, const char *region,
 enum err_code orgs_describe_organization(struct aws_client *c, json_t **response,
                                          struct aws_call *call, struct err *e);
 
+/* ---- STS sessions for the credential chain (appended with the chain in creds.c) ---- */
+
+/* What AssumeRole and AssumeRoleWithWebIdentity ask for. role_arn and role_session_name are
+ * required; the rest may be NULL / 0 (left out of the request). */
+struct sts_assume_role_params {
+  const char *role_arn;
+  const char *role_session_name;
+  const char *external_id;        /* AssumeRole only */
+  long duration_seconds;          /* 0: STS's default (3600) */
+  const char *web_identity_token; /* secret; AssumeRoleWithWebIdentity only */
+};
+
+/* The session STS issued. */
+struct sts_credentials {
+  char *access_key_id;
+  char *secret_access_key; /* secret */
+  char *session_token;     /* secret */
+  time_t expiration;       /* 0 when the answer had none that parses */
+  char *assumed_role_arn;  /* AssumedRoleUser/Arn, or NULL */
+};
+/* Wipes the secrets and frees everything. Accepts NULL. */
+void sts_credentials_release(struct sts_credentials *c);
+
+/* STS AssumeRole signed with c->creds, in region's STS endpoint, retried like every call.
+ * The answer is read into a wiped buffer. ERR_OK with *out filled; ERR_AWS with call's code
+ * and message (AccessDenied: "User: ARN is not authorized to perform: sts:AssumeRole on
+ * resource: ROLE"); ERR_PARSE when a 2xx answer lacks the credentials; ERR_INVALID for a
+ * missing role_arn or session name. */
+enum err_code sts_assume_role(struct aws_client *c, const char *region,
+                              const struct sts_assume_role_params *p,
+                              struct sts_credentials *out, struct aws_call *call, struct err *e);
+/* STS AssumeRoleWithWebIdentity: unsigned (the token is the credential; botocore sends it
+ * with signature_version=UNSIGNED), so c->creds may be NULL. The form holding the token is
+ * wiped after use. Codes as sts_assume_role. */
+enum err_code sts_assume_role_with_web_identity(struct aws_client *c, const char *region,
+                                                const struct sts_assume_role_params *p,
+                                                struct sts_credentials *out,
+                                                struct aws_call *call, struct err *e);
+
 #endif

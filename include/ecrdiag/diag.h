@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "ecrdiag/causes.h"
+#include "ecrdiag/creds.h"
 #include "ecrdiag/err.h"
 #include "ecrdiag/imageref.h"
 #include "ecrdiag/policyfix.h"
@@ -90,6 +91,13 @@ struct diag_options {
   long timeout_ms;              /* per request; 0: 10 s */
   const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT or NULL */
   const char *platform;         /* the node's "os/arch[/variant]"; NULL: linux/amd64 */
+  /* The fix: the grant (NULL: org when the organization id is known, else account), the OU
+   * path for an OU grant, the node role's ARN with its path (NULL: derived from the caller's
+   * session), and whether an identity fix attaches AmazonEC2ContainerRegistryPullOnly. */
+  const char *grant;
+  const char *ou_path;
+  const char *node_role_arn;
+  bool fix_managed;
   /* Progress. Requests run concurrently, so it is called from several threads, possibly at
    * once: it must lock what it shares and must not call back into the diagnosis. */
   void (*on_event)(void *ctx, const struct diag_event *ev);
@@ -97,6 +105,14 @@ struct diag_options {
   /* Set non-zero (from any thread) to stop before the next request: the diagnosis then ends
    * with the checks made so far and the run returns ERR_CANCELLED. */
   const volatile int *cancel;
+  /* How to find the probing principal's credentials (--profile, --role-arn, --external-id);
+   * NULL: the default chain. Its region is replaced by the registry's. */
+  const struct creds_options *creds;
+  /* --registry-profile / --registry-role-arn: credentials for the registry account's side
+   * (reads only); NULL: none. */
+  const struct creds_options *registry_creds;
+  const char *ca_bundle; /* --ca-bundle; NULL: AWS_CA_BUNDLE, else the system's */
+  bool insecure;         /* --no-verify-ssl (the front end warns) */
 };
 
 void diag_init(struct diagnosis *d);

@@ -1,13 +1,13 @@
-/* The fix for a pull that policies refuse: the repository policy statement to add (merged
- * into the complete document, every existing statement and the Version kept), or the node
- * role's identity policy, each as policy JSON, an `aws` CLI script, Terraform and
- * CloudFormation, verified with the evaluator and lint before it is shown. Depends on core,
- * crypto, jansson and the rest of src/policy; knows nothing of HTTP or how policies were read. */
+/* The fix for a pull that policies refuse: the repository policy statement (merged into the
+ * complete document, every statement and the Version kept) or the node role's identity policy,
+ * as policy JSON, an `aws` CLI script, Terraform and CloudFormation, verified before it is
+ * shown. Depends on core, crypto, jansson and src/policy; knows nothing of HTTP. */
 #ifndef ECRDIAG_POLICYFIX_H
 #define ECRDIAG_POLICYFIX_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ecrdiag/err.h"
 
@@ -41,8 +41,9 @@ struct fix_request {
   const char *region;         /* the repository's */
   const char *registry_id;    /* account A */
   const char *repository;     /* "audit/sa/cicd-runner" */
-  const char *caller_account; /* account B (FIX_GRANT_ACCOUNT) */
-  const char *org_id;         /* "o-..." (FIX_GRANT_ORG) */
+  const char *caller_account; /* account B (FIX_GRANT_ACCOUNT; else optional, for checks and
+                                 verification; derived from the role or principal ARN) */
+  const char *org_id;         /* "o-..." (FIX_GRANT_ORG; else optional, for verification) */
   bool current_known;         /* true: current_policy is what A's repository holds now */
   /* The policy text read: GetRepositoryPolicy's policyText exactly as returned (decoded from
    * its JSON string), because the script compares the SHA-256 of the same bytes. NULL with
@@ -79,18 +80,29 @@ enum fix_basis {
 };
 
 struct policy_fix {
-  const char *target; /* "repository_policy" (static) */
+  const char *target; /* "repository_policy" or "identity_policy" (static) */
   char *arn;          /* the repository's ARN */
-  json_t *statement;  /* the statement to add (its Sid made unique in the document) */
-  json_t *document;   /* the complete document to set, or NULL when the current is unknown */
+  /* The statement that grants the pull: the one added (its Sid made unique in the document, or
+   * the statement it was merged into to fit the size limit); identity_policy: the pull
+   * statement of the inline policy, or the managed policy's statement (shown, not set). */
+  json_t *statement;
+  /* The complete document to set, or NULL when the current is unknown; identity_policy: the
+   * inline policy, or NULL when attaching the managed policy. */
+  json_t *document;
   /* SHA-256 hex of the policy text read; for "no policy exists" the SHA-256 of the empty
    * string (e3b0c442...), which is also what the script computes then; NULL when unknown. */
   char *based_on_sha256;
-  enum fix_basis basis;
+  enum fix_basis basis; /* identity_policy: FIX_BASIS_NONE (its own new inline policy) */
   char *opens;          /* one sentence: who the grant lets pull */
-  char *aws_cli;        /* the read-check-merge-set shell script */
-  char *terraform;      /* one aws_ecr_repository_policy resource holding the document */
-  char *cloudformation; /* the RepositoryPolicyText property of AWS::ECR::Repository */
+  /* The read-check-merge-set shell script; identity_policy: put-role-policy or
+   * attach-role-policy. */
+  char *aws_cli;
+  /* One aws_ecr_repository_policy resource holding the document; identity_policy: an
+   * aws_iam_role_policy or an aws_iam_role_policy_attachment. */
+  char *terraform;
+  /* The RepositoryPolicyText property of AWS::ECR::Repository; identity_policy: an
+   * AWS::IAM::RolePolicy resource, or the ManagedPolicyArns property of AWS::IAM::Role. */
+  char *cloudformation;
   bool already_granted; /* the current document already holds an equivalent statement */
   long granted_by;      /* already_granted: index in Statement of that statement; else -1 */
 
@@ -107,7 +119,7 @@ struct policy_fix {
    * fix, ecr:GetAuthorizationToken on "*"), no principal outside the chosen grant gains access,
    * and lint finds nothing critical in the document. */
   bool verified;
-  char *verification; /* one or two sentences: what was checked, or what failed */
+  char *verification;       /* one or two sentences: what was checked, or what failed */
   size_t merged_statements; /* statements folded into others to fit the size limit */
 };
 
@@ -126,10 +138,10 @@ struct policy_fix {
 enum err_code policyfix_build(const struct fix_request *req, struct policy_fix *out, struct err *e);
 void policyfix_release(struct policy_fix *f);
 
-/* The fix as the report's `fix` object: target, grant, arn, role_arn, statement, document,
- * based_on_sha256, basis, opens, caveat, already_granted, verified, verification,
- * merged_statements, aws_cli, terraform, cloudformation. A new reference; NULL when out of
- * memory. */
+/* The fix as the report's `fix` object: target, grant (null for identity_policy), arn,
+ * role_arn, statement, document, based_on_sha256, basis, opens, caveat, already_granted,
+ * granted_by, verified, verification, merged_statements, aws_cli, terraform, cloudformation.
+ * A new reference; NULL when out of memory. */
 json_t *policyfix_to_json(const struct policy_fix *f);
 
 /* The merge on its own: adds stmt (borrowed) to the repository policy text current (NULL:

@@ -19,34 +19,34 @@ enum policylint_severity {
 
 /* Every rule, once: enum name, id (stable: users filter on it), severity, and what it
  * catches. The source of policylint_rule_info() and of `ecrdiag policy lint --rules`. */
-#define POLICYLINT_RULES(X)                                                                    \
-  X(POLICYLINT_JSON_SYNTAX, "json-syntax", POLICYLINT_SEV_CRITICAL,                             \
-    "the text is not valid JSON (or repeats a key); line and column say where")                \
-  X(POLICYLINT_POLICY_GRAMMAR, "policy-grammar", POLICYLINT_SEV_CRITICAL,                       \
-    "valid JSON that is not a policy document: a missing, misspelled or mistyped element")     \
-  X(POLICYLINT_TOO_LARGE, "document-too-large", POLICYLINT_SEV_CRITICAL,                        \
-    "over 10,240 characters, whitespace included: SetRepositoryPolicy refuses it")             \
-  X(POLICYLINT_RESOURCE_ELEMENT, "resource-element", POLICYLINT_SEV_CRITICAL,                   \
-    "a Resource or NotResource element: SetRepositoryPolicy refuses it (the repository is "    \
-    "implied)")                                                                                \
-  X(POLICYLINT_PRINCIPAL_STAR, "principal-star-unrestricted", POLICYLINT_SEV_CRITICAL,          \
-    "an Allow for Principal \"*\" (or with NotPrincipal) and no condition that narrows who: "  \
-    "every AWS account gets in")                                                               \
-  X(POLICYLINT_UNKNOWN_ACTION, "unknown-action", POLICYLINT_SEV_WARNING,                        \
-    "an ecr: action that does not exist; the nearest valid name is given")                     \
-  X(POLICYLINT_FOREIGN_ACTION, "foreign-action", POLICYLINT_SEV_INFO,                           \
+#define POLICYLINT_RULES(X)                                                                   \
+  X(POLICYLINT_JSON_SYNTAX, "json-syntax", POLICYLINT_SEV_CRITICAL,                           \
+    "the text is not valid JSON (or repeats a key); line and column say where")               \
+  X(POLICYLINT_POLICY_GRAMMAR, "policy-grammar", POLICYLINT_SEV_CRITICAL,                     \
+    "valid JSON that is not a policy document: a missing, misspelled or mistyped element")    \
+  X(POLICYLINT_TOO_LARGE, "document-too-large", POLICYLINT_SEV_CRITICAL,                      \
+    "over 10,240 characters, whitespace included: SetRepositoryPolicy refuses it")            \
+  X(POLICYLINT_RESOURCE_ELEMENT, "resource-element", POLICYLINT_SEV_CRITICAL,                 \
+    "a Resource or NotResource element: SetRepositoryPolicy refuses it (the repository is "   \
+    "implied)")                                                                               \
+  X(POLICYLINT_PRINCIPAL_STAR, "principal-star-unrestricted", POLICYLINT_SEV_CRITICAL,        \
+    "an Allow for Principal \"*\" (or with NotPrincipal) and no condition that narrows who: " \
+    "every AWS account gets in")                                                              \
+  X(POLICYLINT_UNKNOWN_ACTION, "unknown-action", POLICYLINT_SEV_WARNING,                      \
+    "an ecr: action that does not exist; the nearest valid name is given")                    \
+  X(POLICYLINT_FOREIGN_ACTION, "foreign-action", POLICYLINT_SEV_INFO,                         \
     "an action of another service: it never applies to a repository")                         \
-  X(POLICYLINT_PULL_ACTIONS, "pull-actions-missing", POLICYLINT_SEV_WARNING,                    \
-    "a statement meant to allow pulls lacks ecr:BatchGetImage or ecr:GetDownloadUrlForLayer")  \
-  X(POLICYLINT_ORG_ID, "org-id-format", POLICYLINT_SEV_WARNING,                                 \
-    "an organization id that is not o- and 10 to 32 lower-case letters or digits: it never "   \
-    "matches")                                                                                 \
-  X(POLICYLINT_UNKNOWN_CONDITION_KEY, "unknown-condition-key", POLICYLINT_SEV_WARNING,          \
-    "a condition key that is neither a global aws: key nor an ecr: key: it is never in the "   \
-    "request")                                                                                 \
-  X(POLICYLINT_DUPLICATE_SID, "duplicate-sid", POLICYLINT_SEV_WARNING,                          \
-    "two statements share a Sid")                                                              \
-  X(POLICYLINT_VERSION_VARIABLES, "version-variables", POLICYLINT_SEV_WARNING,                  \
+  X(POLICYLINT_PULL_ACTIONS, "pull-actions-missing", POLICYLINT_SEV_WARNING,                  \
+    "a statement meant to allow pulls lacks ecr:BatchGetImage or ecr:GetDownloadUrlForLayer") \
+  X(POLICYLINT_ORG_ID, "org-id-format", POLICYLINT_SEV_WARNING,                               \
+    "an organization id that is not o- and 10 to 32 lower-case letters or digits: it never "  \
+    "matches")                                                                                \
+  X(POLICYLINT_UNKNOWN_CONDITION_KEY, "unknown-condition-key", POLICYLINT_SEV_WARNING,        \
+    "a condition key that is neither a global aws: key nor an ecr: key: it is never in the "  \
+    "request")                                                                                \
+  X(POLICYLINT_DUPLICATE_SID, "duplicate-sid", POLICYLINT_SEV_WARNING,                        \
+    "two statements share a Sid")                                                             \
+  X(POLICYLINT_VERSION_VARIABLES, "version-variables", POLICYLINT_SEV_WARNING,                \
     "${...} policy variables without Version 2012-10-17: IAM reads them as literal text")
 
 #define POLICYLINT_ENUM_ITEM(name, id, sev, summary) name,
@@ -78,7 +78,7 @@ struct policylint_finding {
 struct policylint_report {
   struct policylint_finding *findings; /* in document order within each rule pass */
   size_t n;
-  bool truncated; /* more than POLICYLINT_MAX_FINDINGS: the rest were dropped */
+  bool truncated;   /* more than POLICYLINT_MAX_FINDINGS: the rest were dropped */
   size_t counts[3]; /* by severity, truncated findings included */
 };
 

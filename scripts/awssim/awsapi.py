@@ -9,6 +9,7 @@ fact below names where it comes from.
 import base64
 import json
 import re
+import time
 import urllib.parse
 import uuid
 import xml.sax.saxutils
@@ -73,8 +74,20 @@ def sts_error_body(err, request_id):
             '</ErrorResponse>\n' % (STS_NS, kind, _x(err.code), _x(err.message), request_id)).encode()
 
 
+def _xml_members(members, depth):
+    # A value that is a list of pairs is a nested structure (AssumeRole's Credentials).
+    pad = "  " * depth
+    out = []
+    for k, v in members:
+        if isinstance(v, list):
+            out.append("%s<%s>\n%s%s</%s>\n" % (pad, k, _xml_members(v, depth + 1), pad, k))
+        else:
+            out.append("%s<%s>%s</%s>\n" % (pad, k, _x(v), k))
+    return "".join(out)
+
+
 def sts_result_body(action, members, request_id):
-    inner = "".join("    <%s>%s</%s>\n" % (k, _x(v), k) for k, v in members)
+    inner = _xml_members(members, 2)
     return ('<%sResponse xmlns="%s">\n  <%sResult>\n%s  </%sResult>\n  <ResponseMetadata>\n'
             '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</%sResponse>\n'
             % (action, STS_NS, action, inner, action, request_id, action)).encode()
@@ -120,6 +133,7 @@ class Call:
         self.source_ip = source_ip
         self.request_id = request_id
         self.authz = None
+        self.issued = None  # a session STS issued in this call
 
     def authorize(self, action, resource, resource_account=None, repo=None):
         d = self.state.authorize(self.ident, action, resource, resource_account, self.region,
@@ -139,7 +153,101 @@ def sts_get_caller_identity(call, params):
     return [("Arn", ident.arn), ("UserId", ident.user_id), ("Account", ident.account)]
 
 
-STS_OPS = {"GetCallerIdentity": sts_get_caller_identity}
+# AssumeRole's refusal names the caller and the role (amzn/selling-partner-api-models#891:
+# "User: arn:aws:iam::*:user/gudsen is not authorized to perform: sts:AssumeRole on
+# resource: ...", Status Code: 403, Error Code: AccessDenied). AWS answers a role that does
+# not exist the same way, so a caller cannot probe for role names.
+MSG_ASSUME_ROLE_DENIED = "User: %s is not authorized to perform: sts:AssumeRole on resource: %s"
+# AssumeRoleWithWebIdentity refused by the role's trust policy: "Not authorized to perform
+# sts:AssumeRoleWithWebIdentity", AccessDenied 403 (aws/aws-sdk-net#1522,
+# aws-amplify/aws-sdk-android#9).
+MSG_WEB_IDENTITY_DENIED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+_SESSION_NAME_RX = re.compile(r"[\w+=,.@-]{2,64}")
+# Operations STS serves without a signature: the web identity token is the credential
+# (sts-2011-06-15 model: AssumeRoleWithWebIdentity has "auth": ["smithy.api#noAuth"]).
+STS_UNSIGNED_OPS = {"AssumeRoleWithWebIdentity"}
+
+
+def _iso_ms(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + "Z"
+
+
+def _validate_assume(params, op):
+    name = params.get("RoleSessionName")
+    if not params.get("RoleArn"):
+        raise AwsError("ValidationError", "1 validation error detected: Value null at 'roleArn' "
+                       "failed to satisfy constraint: Member must not be null")
+    if name is None or not _SESSION_NAME_RX.fullmatch(name):
+        raise AwsError("ValidationError", "1 validation error detected: Value '%s' at "
+                       "'roleSessionName' failed to satisfy constraint: Member must satisfy "
+                       "regular expression pattern: [\\w+=,.@-]*" % (name or "null"))
+    duration = params.get("DurationSeconds")
+    if duration is not None:
+        try:
+            duration = int(duration)
+        except ValueError:
+            raise AwsError("ValidationError", "DurationSeconds must be a number")
+        if duration < 900 or duration > 43200:
+            raise AwsError("ValidationError", "1 validation error detected: Value '%d' at "
+                           "'durationSeconds' failed to satisfy constraint: Member must have "
+                           "value less than or equal to 43200" % duration)
+    return duration
+
+
+def _issue(call, role, params, duration, source_arn):
+    state = call.state
+    ttl = role.session_ttl_s if role.session_ttl_s is not None else (duration or 3600)
+    if duration and duration > role.max_session_duration_s:
+        raise AwsError("ValidationError", "The requested DurationSeconds exceeds the "
+                       "MaxSessionDuration set for this role.")
+    with state.lock:
+        sess = state.scenario.add_session(role, params["RoleSessionName"], state.now() + float(ttl),
+                                          source_arn)
+    state.note_secret("sts_secret_access_key", sess.secret_access_key)
+    state.note_secret("sts_session_token", sess.session_token)
+    return sess, [
+        ("Credentials", [("AccessKeyId", sess.access_key_id),
+                         ("SecretAccessKey", sess.secret_access_key),
+                         ("SessionToken", sess.session_token),
+                         ("Expiration", _iso_ms(sess.expires))]),
+        ("AssumedRoleUser", [("AssumedRoleId", sess.user_id), ("Arn", sess.arn)]),
+    ]
+
+
+def sts_assume_role(call, params):
+    # Trust policy only: the caller's own identity policies are not evaluated for
+    # sts:AssumeRole (README, known approximations).
+    duration = _validate_assume(params, "AssumeRole")
+    role = call.state.scenario.roles.get(params["RoleArn"])
+    denied = AwsError("AccessDenied", MSG_ASSUME_ROLE_DENIED % (call.ident.arn, params["RoleArn"]), 403)
+    if role is None or not role.trusts(call.ident):
+        raise denied
+    if role.external_id is not None and params.get("ExternalId") != role.external_id:
+        raise denied
+    sess, members = _issue(call, role, params, duration, call.ident.arn)
+    call.issued = sess
+    return members
+
+
+def sts_assume_role_with_web_identity(call, params):
+    duration = _validate_assume(params, "AssumeRoleWithWebIdentity")
+    token = params.get("WebIdentityToken")
+    if not token:
+        raise AwsError("ValidationError", "1 validation error detected: Value null at "
+                       "'webIdentityToken' failed to satisfy constraint: Member must not be null")
+    role = call.state.scenario.roles.get(params["RoleArn"])
+    if role is None or token not in role.web_identity_tokens:
+        raise AwsError("AccessDenied", MSG_WEB_IDENTITY_DENIED, 403)
+    sess, members = _issue(call, role, params, duration, "web-identity")
+    call.issued = sess
+    return members + [("SubjectFromWebIdentityToken", "system:serviceaccount:awssim:" +
+                       params["RoleSessionName"]),
+                      ("Audience", "sts.amazonaws.com"),
+                      ("Provider", "arn:aws:iam::%s:oidc-provider/oidc.eks.awssim" % role.account)]
+
+
+STS_OPS = {"GetCallerIdentity": sts_get_caller_identity, "AssumeRole": sts_assume_role,
+           "AssumeRoleWithWebIdentity": sts_assume_role_with_web_identity}
 
 
 # ---- Organizations ----

@@ -49,6 +49,8 @@ class Simulator:
         self.port = port
         self.start_timeout_s = start_timeout_s
         self.extra_args = list(extra_args)
+        # Every secret the simulator makes up is noted here, so tests can look for leaks.
+        self.secrets_log_path = os.path.join(self._tmp, "secrets.jsonl")
         self.proc = None
         self.url = None
         try:
@@ -86,6 +88,7 @@ class Simulator:
         cmd = [sys.executable, SERVER, "--scenario", self.scenario_path, "--port", str(self.port)]
         if self.log_path:
             cmd += ["--log", self.log_path]
+        cmd += ["--secrets-log", self.secrets_log_path]
         for f in self.faults:
             cmd += ["--fault", f if isinstance(f, str) else json.dumps(f)]
         cmd += self.extra_args
@@ -171,6 +174,25 @@ class Simulator:
         out["AWS_DEFAULT_REGION"] = reg
         out["AWS_REGION"] = reg
         return out
+
+    def known_secrets(self):
+        """Every secret value a client of this simulator could have seen: the scenario's keys
+        and session tokens, and those the simulator issued so far (registry passwords, STS
+        sessions, IMDS tokens)."""
+        out = set()
+        for ident in self.scenario.identities.values():
+            out.add(ident.secret_access_key)
+            if ident.session_token:
+                out.add(ident.session_token)
+        for spec in self.scenario.container_credentials:
+            out.add(spec["token"])
+        out.update((self.scenario.sso.get("access_tokens") or {}).keys())
+        for role in self.scenario.roles.values():
+            out.update(role.web_identity_tokens)
+        if os.path.exists(self.secrets_log_path):
+            with open(self.secrets_log_path, encoding="utf-8") as f:
+                out.update(json.loads(line)["value"] for line in f if line.strip())
+        return {s for s in out if s}
 
     def registry_host(self, account, region=None):
         region = region or self.scenario.default_region

@@ -148,6 +148,7 @@ class Identity:
             self.policies.append(doc)
         self.boundary = spec.get("permissions_boundary")
         self.session_policy = spec.get("session_policy")
+        self.issued_by = None  # for sessions STS issued at run time: the caller's ARN
 
 
 class Repository:
@@ -287,6 +288,76 @@ class Organization:
         return "arn:aws:organizations::%s:account/%s/%s" % (self.management_account, self.id, account)
 
 
+_ROLE_ARN_RX = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
+
+
+class Role:
+    """An IAM role that STS AssumeRole / AssumeRoleWithWebIdentity can issue sessions of.
+
+    trust lists who may call sts:AssumeRole: principal ARNs (a role ARN admits its sessions),
+    account roots or bare account ids (any principal of that account), service names (never a
+    caller here), or "*". web_identity_tokens are the token texts AssumeRoleWithWebIdentity
+    accepts. Sessions get the policies of the identity named by "like", or the role's own.
+    """
+
+    def __init__(self, arn, spec, scenario):
+        where = "roles.%s" % arn
+        m = _ROLE_ARN_RX.match(arn)
+        if not m:
+            raise ScenarioError("%s: %r is not an IAM role ARN" % (where, arn))
+        self.arn = arn
+        self.partition, self.account, self.name = m.group(1), m.group(2), m.group(3)
+        self.trust = list(spec.get("trust") or [])
+        self.web_identity_tokens = list(spec.get("web_identity_tokens") or [])
+        self.external_id = spec.get("external_id")
+        self.session_ttl_s = spec.get("session_ttl_s")
+        self.max_session_duration_s = int(spec.get("max_session_duration_s", 3600))
+        like = spec.get("like")
+        self.region = spec.get("region") or scenario.default_region
+        self.tags = dict(spec.get("tags") or {})
+        self.policies, self.boundary, self.session_policy = [], None, None
+        if like:
+            if like not in scenario.identities:
+                raise ScenarioError("%s.like names %r, which is not in identities" % (where, like))
+            src = scenario.identities[like]
+            self.policies = list(src.policies)
+            self.boundary, self.session_policy = src.boundary, src.session_policy
+            self.tags = dict(src.tags, **self.tags)
+            self.region = spec.get("region") or src.region
+        for pname in spec.get("managed_policies") or []:
+            doc = scenario.managed_policies.get(pname)
+            if doc is None:
+                raise ScenarioError("%s.managed_policies names %r, which is not in the "
+                                    "top-level managed_policies" % (where, pname))
+            self.policies.append(doc)
+        for pname, doc in sorted((spec.get("policies") or {}).items()):
+            if not isinstance(doc, dict) or "Statement" not in doc:
+                raise ScenarioError("%s.policies.%s must be a policy document" % (where, pname))
+            self.policies.append(doc)
+
+    def trusts(self, ident):
+        """Whether the trust policy lets ident call sts:AssumeRole (identity policies are not
+        evaluated: a known approximation)."""
+        for p in self.trust:
+            if p == "*" or p in (ident.arn, ident.role_arn):
+                return True
+            if p in ("arn:aws:iam::%s:root" % ident.account, ident.account):
+                return True
+        return False
+
+
+def _service_spec(spec, where, scenario):
+    """Checks an {"identity": NAME, ...} block (imds, container_credentials) and returns it."""
+    if not spec:
+        return None
+    if not isinstance(spec, dict):
+        raise ScenarioError("%s must be an object" % where)
+    name = spec.get("identity")
+    if name not in scenario.identities:
+        raise ScenarioError("%s.identity names %r, which is not in identities" % (where, name))
+    return spec
+
+
 def _req(spec, key, where):
     if not isinstance(spec, dict) or spec.get(key) in (None, ""):
         raise ScenarioError("%s.%s is required" % (where, key))
@@ -336,6 +407,63 @@ class Scenario:
             if not re.fullmatch(r"\d{12}", acct) or not region:
                 raise ScenarioError("registry_policies key %r must be ACCOUNT/REGION" % key)
             self.registry_policies[(acct, region)] = doc if isinstance(doc, str) else json.dumps(doc)
+        self.roles = {}
+        for arn, spec in (raw.get("roles") or {}).items():
+            self.roles[arn] = Role(arn, spec or {}, self)
+        self.imds = _service_spec(raw.get("imds"), "imds", self)
+        self.container_credentials = []
+        cc = raw.get("container_credentials")
+        for i, spec in enumerate(cc if isinstance(cc, list) else [cc] if cc else []):
+            where = "container_credentials[%d]" % i
+            _service_spec(spec, where, self)
+            if not str(spec.get("path", "")).startswith("/"):
+                raise ScenarioError("%s.path must start with /" % where)
+            if not spec.get("token"):
+                raise ScenarioError("%s.token is required" % where)
+            self.container_credentials.append(spec)
+        self.sso = raw.get("sso") or {}
+        for key, name in (self.sso.get("assignments") or {}).items():
+            if not re.fullmatch(r"\d{12}/[\w+=,.@-]+", key):
+                raise ScenarioError("sso.assignments key %r must be ACCOUNT/ROLE_NAME" % key)
+            if name not in self.identities:
+                raise ScenarioError("sso.assignments.%s names identity %r, which is not in "
+                                    "identities" % (key, name))
+        for tok, spec in (self.sso.get("access_tokens") or {}).items():
+            if spec and spec.get("expires"):
+                try:
+                    imagegen.iso_to_epoch(spec["expires"])
+                except ValueError:
+                    raise ScenarioError("sso.access_tokens entry expires %r is not an ISO 8601 "
+                                        "time" % spec["expires"])
+        self.session_serial = 0
+
+    def add_session(self, role, session_name, expires, source=None):
+        """A new assumed-role session of role (a Role) issued by STS: fresh keys, the role's
+        policies, expiring at expires (epoch seconds). Returns the Identity."""
+        import secrets as _secrets
+        self.session_serial += 1
+        acct = role.account
+        alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        key = "ASIA" + "".join(_secrets.choice(alnum) for _ in range(16))
+        spec = {
+            "arn": "arn:%s:sts::%s:assumed-role/%s/%s" % (role.partition, acct, role.name, session_name),
+            "role_arn": role.arn,
+            "access_key_id": key,
+            "secret_access_key": "AwsSimIssuedSecret/" + _secrets.token_hex(10),
+            "session_token": "AwsSimIssuedSessionToken/" + _secrets.token_urlsafe(96),
+        }
+        ident = Identity("session-%d" % self.session_serial, spec, self)
+        ident.expires = expires
+        ident.region = role.region
+        ident.policies = list(role.policies)
+        ident.boundary = role.boundary
+        ident.session_policy = role.session_policy
+        ident.tags = dict(role.tags)
+        ident.issued_by = source
+        self.identities[ident.name] = ident
+        self.by_key[ident.access_key_id] = ident
+        self.by_arn[ident.arn] = ident
+        return ident
 
     def identity(self, name_or_arn):
         ident = self.identities.get(name_or_arn) or self.by_arn.get(name_or_arn)

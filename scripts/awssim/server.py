@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import awsapi  # noqa: E402
+import metadata  # noqa: E402
 import registry_v2  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 import sigv4  # noqa: E402
@@ -148,6 +149,7 @@ class SimServer(ThreadingHTTPServer):
         self.log_path = log_path
         self.log_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.imds = metadata.Imds()
 
     def log_record(self, rec):
         if not self.log_path:
@@ -278,7 +280,24 @@ class Handler(BaseHTTPRequestHandler):
                 rec["t_end"] = time.time()
                 self.server.log_record(rec)
                 return
-            if path == "/v2" or path.startswith("/v2/"):
+            container = metadata.container_spec(self.server.state, path)
+            if container is not None:
+                resp = self._metadata("container", "GetCredentials", path, rec,
+                                      lambda: metadata.handle_container(
+                                          self.server.state, container, self.command, self.headers))
+            elif path.startswith("/latest/"):
+                action = "PutToken" if path == metadata.IMDS_TOKEN_PATH else (
+                    "GetCredentials" if path.startswith(metadata.IMDS_CREDS_PREFIX) and
+                    path != metadata.IMDS_CREDS_PREFIX else "GetRoleName"
+                    if path == metadata.IMDS_CREDS_PREFIX else "GetMetadata")
+                resp = self._metadata("imds", action, path, rec,
+                                      lambda: self.server.imds.handle(
+                                          self.server.state, self.command, path, self.headers))
+            elif path == metadata.SSO_PATH:
+                resp = self._metadata("sso", "GetRoleCredentials", path, rec,
+                                      lambda: metadata.handle_sso(
+                                          self.server.state, self.command, query, self.headers))
+            elif path == "/v2" or path.startswith("/v2/"):
                 resp = self._registry(path, query, body, rec)
             elif registry_v2.LAYER_RX.match(path) or path.startswith("/prod-"):
                 resp = self._layer(path, query, body, rec)
@@ -320,6 +339,18 @@ class Handler(BaseHTTPRequestHandler):
         if "error" in fault or "status" in fault:
             return fault_error(service, fault)
         return None
+
+    def _metadata(self, service, action, path, rec, handle):
+        """IMDS, container credentials and the SSO portal: faults, then the handler."""
+        rec["service"] = service
+        rec["action"] = action
+        injected = self._apply_fault(service, action, path, set(), rec)
+        if injected == "hang" or isinstance(injected, Response):
+            return injected
+        if isinstance(injected, AwsError):
+            return Response(injected.status, json.dumps({"message": injected.message}),
+                            "application/json", error_code=injected.code)
+        return handle()
 
     def _registry(self, path, query, body, rec):
         state = self.server.state
@@ -405,10 +436,13 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(injected, AwsError):
             return err(injected)
 
-        failure = self._authenticate(service, protocol, path, query, body, auth_value, auth, ident)
-        if failure:
-            return err(failure)
-        rec["principal"] = ident.arn
+        unsigned = protocol == "query" and op in awsapi.STS_UNSIGNED_OPS and not auth_value
+        if not unsigned:
+            failure = self._authenticate(service, protocol, path, query, body, auth_value, auth,
+                                         ident)
+            if failure:
+                return err(failure)
+            rec["principal"] = ident.arn
 
         if protocol == "query":
             if not op:
@@ -426,7 +460,8 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 return err(AwsError("SerializationException",
                                     "Start of structure or map found where not expected.", 400))
-        call = awsapi.Call(state, ident, auth["region"], self.client_address[0], request_id)
+        region = auth["region"] if auth else state.scenario.default_region
+        call = awsapi.Call(state, ident, region, self.client_address[0], request_id)
         try:
             if service == "ecr":
                 awsapi.validate_ecr_input(op, params)
@@ -435,6 +470,8 @@ class Handler(BaseHTTPRequestHandler):
             resp = err(e)
             resp.authz = call.authz
             return resp
+        if call.issued is not None:
+            rec["issued"] = call.issued.arn  # the session's ARN, never its keys
         if protocol == "query":
             resp = Response(200, awsapi.sts_result_body(op, result, request_id), "text/xml")
         else:
@@ -511,6 +548,9 @@ def parse_args(argv):
     ap.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     ap.add_argument("--log", help="append one JSON line per request to this file")
+    ap.add_argument("--secrets-log", metavar="FILE",
+                    help="append every secret made up at run time (registry passwords, STS "
+                         "session keys, IMDS tokens) as JSON lines, for leak tests")
     ap.add_argument("--fault", action="append", default=[], metavar="JSON",
                     help="fault to inject, appended to the scenario's faults (repeatable)")
     return ap.parse_args(argv)
@@ -536,6 +576,7 @@ def main(argv=None):
         print("awssim: %s" % e, file=sys.stderr)
         return 2
     state = simstate.SimState(scen)
+    state.secrets_log = args.secrets_log
     try:
         server = SimServer((args.host, args.port), state, faults, args.log)
     except OSError as e:

@@ -34,6 +34,16 @@ class SimState:
         # Signs the pre-signed-looking layer URLs, so a tampered URL is refused as S3 would.
         self.url_secret = secrets.token_bytes(32)
         self.base_url = None  # http://127.0.0.1:PORT, set once the server listens
+        self.secrets_log = None  # --secrets-log: where issued secrets go, for leak tests
+
+    def note_secret(self, kind, value):
+        """Records a secret the simulator made up at run time (a registry password, an STS
+        session's keys, an IMDS token) so a test can look for it in a client's output."""
+        if not self.secrets_log or not value:
+            return
+        with self.lock:
+            with open(self.secrets_log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"kind": kind, "value": value}) + "\n")
 
     def now(self):
         """Simulated time: the machine clock shifted by the scenario's clock_offset_s."""
@@ -58,6 +68,7 @@ class SimState:
         password = base64.b64encode(json.dumps(envelope, separators=(",", ":")).encode()).decode()
         with self.lock:
             self.tokens[password] = Token(ident.name, region, expires_at)
+        self.note_secret("registry_password", password)
         return password, expires_at
 
     def lookup_token(self, password):

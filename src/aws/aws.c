@@ -1221,3 +1221,288 @@ enum err_code orgs_describe_organization(struct aws_client *c, json_t **response
   return json_call(c, SVC_ORGS, NULL, ORGS_TARGET_PREFIX "DescribeOrganization", NULL, response,
                    false, call, e);
 }
+
+/* ---- STS sessions (AssumeRole, AssumeRoleWithWebIdentity) for the credential chain ---- */
+
+#define STS_FORM_MAX_BYTES 65536
+
+/* One attempt of an unsigned request: only Host and Content-Type, no Authorization. */
+static enum err_code attempt_unsigned(struct aws_client *c, const struct exchange *x,
+                                      const char *url, struct http_response *resp, struct err *e)
+{
+  struct http_header h[] = {{"Content-Type", x->content_type}};
+  struct http_request req = {
+      .method = "POST",
+      .url = url,
+      .host_header = x->authority,
+      .headers = h,
+      .n_headers = 1,
+      .body = x->body,
+      .body_len = x->body_len,
+      .secret_body = x->secret_body,
+  };
+  return http_perform(c->http, &req, resp, e);
+}
+
+/* exchange_run without signing, for the operations STS serves unsigned (botocore creates
+ * that client with signature_version=UNSIGNED, credentials.py
+ * AssumeRoleWithWebIdentityCredentialFetcher._get_credentials). The same retries and error
+ * reading; kept apart so the signed path stays as it was. */
+static enum err_code exchange_run_unsigned(struct aws_client *c, struct exchange *x,
+                                           const char *region, struct http_response *resp,
+                                           struct aws_call *call, struct err *e)
+{
+  aws_call_release(call);
+  const char *svc_name = service_names[x->svc];
+  if (!c || !c->http)
+    return err_set(e, ERR_INVALID, "no HTTP client for the %s call", svc_name);
+  if (x->svc != SVC_ORGS && !region_ok(region))
+    return err_set(e, ERR_INVALID, "'%.64s' is not a region name", region ? region : "");
+  if (!partition_of(c, region))
+    return err_set(e, ERR_INVALID, "unknown partition '%.32s'", c->partition ? c->partition : "");
+  call->endpoint = aws_endpoint_url(c, svc_name, region);
+  x->signing_region = aws_signing_region(c, svc_name, region);
+  if (!call->endpoint || !x->signing_region)
+    return err_set(e, ERR_NOMEM, "out of memory");
+  x->authority = http_url_authority(call->endpoint);
+  if (!x->authority)
+    return err_set(e, ERR_INVALID, "endpoint for %s is not a URL", svc_name);
+  x->path = url_path(call->endpoint);
+
+  int max = c->max_attempts > 0 ? c->max_attempts : AWS_DEFAULT_MAX_ATTEMPTS;
+  if (max > AWS_MAX_ATTEMPTS_LIMIT)
+    max = AWS_MAX_ATTEMPTS_LIMIT;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  enum err_code rc = ERR_OK;
+  struct err last;
+  err_clear(&last);
+  bool not_aws = false; /* the last answer had no AWS error envelope */
+
+  for (int attempt = 1;; attempt++) {
+    call_reset_attempt(call);
+    call->attempts = attempt;
+    not_aws = false;
+    err_clear(&last);
+    rc = attempt_unsigned(c, x, call->endpoint, resp, &last);
+    bool retry = false;
+    if (rc == ERR_OK) {
+      call->http_status = resp->status;
+      note_clock_skew(c, resp, call);
+      if (resp->request_id)
+        call->request_id = dup_clean(sv_from(resp->request_id), AWS_FIELD_MAX_BYTES);
+      if (resp->status >= 200 && resp->status < 300)
+        break;
+      if (x->query)
+        parse_query_error(resp, &call->error_code, &call->error_message, &call->request_id);
+      else
+        parse_json_error(resp, &call->error_code, &call->error_message);
+      if (!call->error_code && !call->error_message) {
+        call->error_message = generic_http_message(resp->status, x->authority, &resp->body);
+        not_aws = true;
+      }
+      rc = ERR_AWS;
+      retry = retryable_code(call->error_code) || retryable_status(resp->status);
+    } else if (is_transport(rc)) {
+      call->transport = rc;
+      call->http_status = resp->status;
+      call->error_message = str_dup(last.msg);
+      retry = retryable_transport(rc);
+    } else {
+      break; /* signing failed, out of memory, a malformed request: trying again won't help */
+    }
+    if (!retry || attempt >= max)
+      break;
+    sleep_ms(backoff_ms(c, attempt));
+  }
+  call->duration_ms = ms_since(&t0);
+
+  if (rc == ERR_AWS) {
+    if (not_aws) /* the message is ours already: "HTTP 502 from HOST: excerpt" */
+      return err_set(e, ERR_AWS, "%s", call->error_message);
+    const char *code = call->error_code ? call->error_code : "no error code";
+    if (call->error_message)
+      return err_set(e, ERR_AWS, "%s answered HTTP %ld, %s: %s", x->authority, call->http_status,
+                     code, call->error_message);
+    return err_set(e, ERR_AWS, "%s answered HTTP %ld, %s", x->authority, call->http_status, code);
+  }
+  if (rc != ERR_OK) {
+    if (call->attempts > 1)
+      return err_set(e, rc, "%.400s (after %d attempts)", last.msg, call->attempts);
+    return err_set(e, rc, "%s", last.msg);
+  }
+  return ERR_OK;
+}
+
+void sts_credentials_release(struct sts_credentials *c)
+{
+  if (!c)
+    return;
+  free(c->access_key_id);
+  str_free_secret(c->secret_access_key);
+  str_free_secret(c->session_token);
+  free(c->assumed_role_arn);
+  memset(c, 0, sizeof *c);
+}
+
+/* RFC 3986 unreserved characters stay, everything else is %XX: the query protocol's form
+ * encoding as the SDKs send it. */
+static void form_put(struct buf *b, const char *name, const char *value)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  (void)buf_printf(b, "&%s=", name);
+  for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+      (void)buf_putc(b, (char)*p);
+    } else {
+      char pct[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      (void)buf_append(b, pct, 3);
+    }
+  }
+}
+
+/* "2011-07-15T23:28:33.359Z" (STS writes milliseconds) or without them, as epoch seconds. */
+static time_t sts_time(const char *s)
+{
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  int parts[6] = {0};
+  const char *p = s;
+  static const char seps[] = "--T::";
+  for (int i = 0; i < 6; i++) {
+    int n = 0, v = 0;
+    while (p && *p >= '0' && *p <= '9' && n < 4) {
+      v = v * 10 + (*p++ - '0');
+      n++;
+    }
+    if (!p || n == 0)
+      return 0;
+    parts[i] = v;
+    if (i < 5) {
+      if (*p != seps[i])
+        return 0;
+      p++;
+    }
+  }
+  tm.tm_year = parts[0] - 1900;
+  tm.tm_mon = parts[1] - 1;
+  tm.tm_mday = parts[2];
+  tm.tm_hour = parts[3];
+  tm.tm_min = parts[4];
+  tm.tm_sec = parts[5];
+  time_t t = timegm(&tm);
+  return t == (time_t)-1 ? 0 : t;
+}
+
+/* A secret element's text in one allocation (xml_text grows a plain buffer, which could
+ * leave partial copies in freed memory). Keys and session tokens are base64-like and carry no
+ * entities; one that does goes through xml_text. */
+static char *xml_secret(struct sv in, const char *name)
+{
+  struct sv v;
+  if (!xml_find(in, name, &v))
+    return NULL;
+  v = sv_trim_space(v);
+  if (memchr(v.p, '&', v.n))
+    return xml_text(in, name);
+  return sv_dup(v);
+}
+
+/* Reads <Credentials> and <AssumedRoleUser><Arn> out of an AssumeRole* answer. */
+static enum err_code sts_session_from_xml(const struct aws_call *call, const char *xml,
+                                          const char *result_name, struct sts_credentials *out,
+                                          struct err *e)
+{
+  struct sv result, creds, user;
+  if (!xml_find(sv_from(xml), result_name, &result) || !xml_find(result, "Credentials", &creds))
+    return malformed(call, e, "no Credentials in the answer");
+  out->access_key_id = xml_text(creds, "AccessKeyId");
+  out->secret_access_key = xml_secret(creds, "SecretAccessKey");
+  out->session_token = xml_secret(creds, "SessionToken");
+  char *exp = xml_text(creds, "Expiration");
+  out->expiration = exp ? sts_time(exp) : 0;
+  free(exp);
+  if (xml_find(result, "AssumedRoleUser", &user))
+    out->assumed_role_arn = xml_text(user, "Arn");
+  if (!out->access_key_id || !*out->access_key_id || !out->secret_access_key ||
+      !*out->secret_access_key || !out->session_token || !*out->session_token) {
+    sts_credentials_release(out);
+    return malformed(call, e, "incomplete Credentials in the answer");
+  }
+  return ERR_OK;
+}
+
+static enum err_code sts_session_call(struct aws_client *c, const char *region,
+                                      const struct sts_assume_role_params *p, bool web_identity,
+                                      struct sts_credentials *out, struct aws_call *call,
+                                      struct err *e)
+{
+  memset(out, 0, sizeof *out);
+  const char *action = web_identity ? "AssumeRoleWithWebIdentity" : "AssumeRole";
+  if (!p || !p->role_arn || !*p->role_arn || !p->role_session_name || !*p->role_session_name ||
+      (web_identity && (!p->web_identity_token || !*p->web_identity_token))) {
+    aws_call_release(call);
+    return err_set(e, ERR_INVALID, "%s needs a role ARN and a session name%s", action,
+                   web_identity ? " and a token" : "");
+  }
+  struct buf form;
+  buf_init_secret(&form, STS_FORM_MAX_BYTES);
+  (void)buf_printf(&form, "Action=%s&Version=2011-06-15", action);
+  form_put(&form, "RoleArn", p->role_arn);
+  form_put(&form, "RoleSessionName", p->role_session_name);
+  if (p->duration_seconds > 0)
+    (void)buf_printf(&form, "&DurationSeconds=%ld", p->duration_seconds);
+  if (!web_identity && p->external_id && *p->external_id)
+    form_put(&form, "ExternalId", p->external_id);
+  if (web_identity)
+    form_put(&form, "WebIdentityToken", p->web_identity_token);
+  if (!form.p || form.len >= STS_FORM_MAX_BYTES) {
+    buf_release(&form);
+    aws_call_release(call);
+    return err_set(e, ERR_TOO_LARGE, "the %s request is too large", action);
+  }
+  struct exchange x = {
+      .svc = SVC_STS,
+      .content_type = "application/x-www-form-urlencoded; charset=utf-8",
+      .body = form.p,
+      .body_len = form.len,
+      .secret_body = true, /* the answer holds a secret key and a session token */
+      .query = true,
+  };
+  struct http_response resp;
+  http_response_init(&resp);
+  enum err_code rc = web_identity ? exchange_run_unsigned(c, &x, region, &resp, call, e)
+                                  : exchange_run(c, &x, region, &resp, call, e);
+  if (rc == ERR_OK) {
+    struct sv body = {buf_str(&resp.body), resp.body.len};
+    if (!call->request_id)
+      call->request_id = xml_text(body, "RequestId");
+    struct buf name;
+    buf_init(&name, 64);
+    (void)buf_printf(&name, "%sResult", action);
+    rc = sts_session_from_xml(call, buf_str(&resp.body), buf_str(&name), out, e);
+    buf_release(&name);
+    if (rc && !call->error_message)
+      call->error_message = str_dup(e ? e->msg : "malformed answer");
+  }
+  http_response_release(&resp);
+  free(x.authority);
+  buf_release(&form);
+  return rc;
+}
+
+enum err_code sts_assume_role(struct aws_client *c, const char *region,
+                              const struct sts_assume_role_params *p, struct sts_credentials *out,
+                              struct aws_call *call, struct err *e)
+{
+  return sts_session_call(c, region, p, false, out, call, e);
+}
+
+enum err_code sts_assume_role_with_web_identity(struct aws_client *c, const char *region,
+                                                const struct sts_assume_role_params *p,
+                                                struct sts_credentials *out, struct aws_call *call,
+                                                struct err *e)
+{
+  return sts_session_call(c, region, p, true, out, call, e);
+}

@@ -22,21 +22,21 @@
 #define INI_MAX_BYTES ((size_t)1 << 20)
 
 struct ini_pair {
-  char *key;      /* lower-cased, as configparser's optionxform does */
-  char *value;    /* stripped; continuation lines joined with '\n'; wiped on release */
-  unsigned line;  /* where the key was set (1-based) */
+  char *key;     /* lower-cased, as configparser's optionxform does */
+  char *value;   /* stripped; continuation lines joined with '\n'; wiped on release */
+  unsigned line; /* where the key was set (1-based) */
 };
 
 struct ini_section {
-  char *name;     /* as written between the brackets */
+  char *name; /* as written between the brackets */
   unsigned line;
   struct ini_pair *pairs;
   size_t n, cap;
 };
 
 struct ini_file {
-  char *path;     /* the expanded path, for messages */
-  bool found;     /* false: the file does not exist (not an error, as in botocore) */
+  char *path; /* the expanded path, for messages */
+  bool found; /* false: the file does not exist (not an error, as in botocore) */
   struct ini_section *secs;
   size_t n, cap;
 };
@@ -87,7 +87,7 @@ const struct ini_section *awsconfig_creds_profile(const struct aws_config *c, co
 /* The "[sso-session NAME]" section, or NULL. */
 const struct ini_section *awsconfig_sso_session(const struct aws_config *c, const char *name);
 /* A key of the merged profile (botocore's full_config: the credentials file's value over the
- * config file's), or NULL; *where (may be NULL) gets "PATH line N" for messages. */
+ * config file's), or NULL; *file and *line (each may be NULL) say where it was set. */
 const char *awsconfig_get(const struct aws_config *c, const char *profile, const char *key,
                           const char **file, unsigned *line);
 /* Whether either file defines the profile. */
@@ -108,8 +108,7 @@ bool creds_parse_time(const char *s, time_t *out);
 void creds_sha1_hex(const void *data, size_t n, char out[41]);
 /* Reads a whole file of at most max_bytes into a secret buffer (the caller releases it).
  * ERR_NOT_FOUND, ERR_IO, ERR_TOO_LARGE with e->msg naming the path. */
-enum err_code creds_read_file(const char *path, size_t max_bytes, struct buf *out,
-                              struct err *e);
+enum err_code creds_read_file(const char *path, size_t max_bytes, struct buf *out, struct err *e);
 /* Moves four JSON strings into *out (access key id, secret, token (may be absent when
  * token_optional), expiration (may be absent when expiration_optional)), wiping jansson's
  * copies. The names are the JSON member names. false with *missing set to the first member
@@ -135,14 +134,14 @@ struct creds_ctx {
   const struct creds_options *o;
   struct http_client *http;
   time_t now;
-  long timeout_ms;       /* per STS, SSO or container request */
-  bool in_pod;           /* KUBERNETES_SERVICE_HOST is set */
+  long timeout_ms; /* per STS, SSO or container request */
+  bool in_pod;     /* KUBERNETES_SERVICE_HOST is set */
 };
 
 /* IMDSv2 (botocore InstanceMetadataFetcher). SKIPPED with *why (a sentence fragment) when
  * disabled, unreachable or without a role; never FAILED: botocore goes on without it. */
-enum src_result creds_src_imds(const struct creds_ctx *x, struct aws_creds *out,
-                               struct buf *why, struct err *e);
+enum src_result creds_src_imds(const struct creds_ctx *x, struct aws_creds *out, struct buf *why,
+                               struct err *e);
 /* Container credentials (botocore ContainerProvider). SKIPPED when neither URI variable is
  * set; FAILED with e for anything else that goes wrong. */
 enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds *out,
@@ -154,16 +153,16 @@ bool creds_container_url_allowed(const char *url);
 /* SSO from an already-checked profile: start_url, region, account, role, session (NULL for
  * the legacy keys). FAILED with e when the cached token is missing or expired, or the portal
  * refuses. */
-enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile,
-                              const char *start_url, const char *sso_region,
-                              const char *account_id, const char *role_name,
+enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, const char *start_url,
+                              const char *sso_region, const char *account_id, const char *role_name,
                               const char *session_name, struct aws_creds *out, struct err *e);
 /* credential_process: runs command (split like a shell, no shell) and reads its JSON.
  * FAILED with e on a non-zero exit, a timeout, or an answer that is not Version 1 with keys. */
 enum src_result creds_src_process(const struct creds_ctx *x, const char *profile,
                                   const char *command, struct aws_creds *out, struct err *e);
 /* Splits a command line as Python's shlex.split (POSIX mode): whitespace separates words,
- * '...' quotes literally, "..." quotes with \\ \" \$ \` escapes, \ escapes outside quotes.
+ * '...' quotes literally, in "..." a backslash escapes only '"' and itself, outside quotes
+ * it escapes any character.
  * Returns the number of words (up to max, the rest ignored) or -1 for an unclosed quote;
  * words[i] are malloc'd (free with creds_words_free). */
 int creds_split_words(const char *s, char **words, int max);

@@ -1,8 +1,7 @@
-/* The shared config and credentials files (~/.aws/config, ~/.aws/credentials) read the way
- * botocore reads them: Python's configparser.RawConfigParser for the INI syntax
- * (Lib/configparser.py, RawConfigParser._read), botocore/configloader.py for the profile
- * sections and botocore/session.py (Session.full_config) for merging the two files.
- * Values are wiped on release: the credentials file holds secret keys. Depends on core only. */
+/* ~/.aws/config and ~/.aws/credentials read as botocore reads them: configparser's
+ * RawConfigParser syntax, configloader.py's profile sections, Session.full_config's merge.
+ * Values are wiped on release (the credentials file holds secret keys). Depends on core
+ * only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -339,10 +338,10 @@ enum err_code ini_parse(struct ini_file *f, const char *text, size_t len, const 
     for (char *k = key; *k; k++)
       if (*k >= 'A' && *k <= 'Z')
         *k = (char)(*k - 'A' + 'a');
-    if (ini_pair(cur, key) ||
-        (pd.sec == cur && pd.key && strcmp(pd.key, key) == 0)) {
+    if (ini_pair(cur, key) || (pd.sec == cur && pd.key && strcmp(pd.key, key) == 0)) {
       const struct ini_pair *first = ini_pair(cur, key);
-      err_set(e, ERR_PARSE, "bad INI in '%.300s' line %u: '%.64s' is set twice in [%.64s] "
+      err_set(e, ERR_PARSE,
+              "bad INI in '%.300s' line %u: '%.64s' is set twice in [%.64s] "
               "(first on line %u)",
               f->path, lineno, key, in_defaults ? "DEFAULT" : cur->name, first ? first->line : 0);
       free(key);
@@ -363,7 +362,8 @@ enum err_code ini_parse(struct ini_file *f, const char *text, size_t len, const 
   for (size_t i = 0; i < f->n; i++)
     for (size_t k = 0; k < f->secs[i].n; k++)
       if (!nested_ok(f->secs[i].pairs[k].value)) {
-        err_set(e, ERR_PARSE, "bad INI in '%.300s' line %u: the indented settings under "
+        err_set(e, ERR_PARSE,
+                "bad INI in '%.300s' line %u: the indented settings under "
                 "'%.64s' must each be 'name = value'",
                 f->path, f->secs[i].pairs[k].line, f->secs[i].pairs[k].key);
         rc = ERR_PARSE;
@@ -467,8 +467,7 @@ static const char *env_nonempty(const char *name)
   return v && *v ? v : NULL;
 }
 
-static enum err_code load_one(struct ini_file *f, const char *var, const char *dflt,
-                              struct err *e)
+static enum err_code load_one(struct ini_file *f, const char *var, const char *dflt, struct err *e)
 {
   /* botocore's config_file / credentials_file variables (botocore/configprovider.py):
    * AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, defaulting to ~/.aws/...; both go through

@@ -22,15 +22,16 @@
 
 static void eval_usage(FILE *out)
 {
-  fprintf(out,
-          "usage: ecrdiag policy eval FILE|- [--output json|text]\n\n"
-          "Decides one request offline, the way IAM would: prints Allow, ImplicitDeny or\n"
-          "ExplicitDeny, the statements that decided it and the policies missing an Allow.\n"
-          "FILE holds {\"principal\": {...}, \"action\": ..., \"resource\": ..., \"context\": {...},\n"
-          "\"identity_policies\": [...], \"resource_policy\": ..., \"registry_policy\": ...,\n"
-          "\"scps\": [[...]], \"rcps\": [[...]], \"boundary\": ..., \"session_policies\": [...],\n"
-          "\"vpce_policy\": ...}; - reads standard input.\n\n"
-          "exit codes: 0 decided (whatever the decision), 2 usage error or malformed request\n");
+  fprintf(
+      out,
+      "usage: ecrdiag policy eval FILE|- [--output json|text]\n\n"
+      "Decides one request offline, the way IAM would: prints Allow, ImplicitDeny or\n"
+      "ExplicitDeny, the statements that decided it and the policies missing an Allow.\n"
+      "FILE holds {\"principal\": {...}, \"action\": ..., \"resource\": ..., \"context\": {...},\n"
+      "\"identity_policies\": [...], \"resource_policy\": ..., \"registry_policy\": ...,\n"
+      "\"scps\": [[...]], \"rcps\": [[...]], \"boundary\": ..., \"session_policies\": [...],\n"
+      "\"vpce_policy\": ...}; - reads standard input.\n\n"
+      "exit codes: 0 decided (whatever the decision), 2 usage error or malformed request\n");
 }
 
 static enum err_code read_all(const char *path, struct buf *b, struct err *e)
@@ -238,8 +239,7 @@ int cmd_policy_lint(int argc, char **argv)
       lint_usage(stderr);
       return EXIT_USAGE;
     } else if (path) {
-      fprintf(stderr, "ecrdiag policy lint: one policy at a time ('%s' and '%s')\n", path,
-              argv[i]);
+      fprintf(stderr, "ecrdiag policy lint: one policy at a time ('%s' and '%s')\n", path, argv[i]);
       return EXIT_USAGE;
     } else {
       path = argv[i];
@@ -442,8 +442,7 @@ static void fix_print_text(const struct policy_fix *f)
   if (identity)
     printf("Fix: the IAM policy of role %s, to pull from %s\n", f->role_arn, f->arn);
   else
-    printf("Fix: the repository policy of %s (grant %s)\n", f->arn,
-           policyfix_grant_name(f->grant));
+    printf("Fix: the repository policy of %s (grant %s)\n", f->arn, policyfix_grant_name(f->grant));
   if (f->already_granted)
     printf("Nothing to change: Statement[%ld] of the current policy already grants this pull.\n",
            f->granted_by);
@@ -452,8 +451,9 @@ static void fix_print_text(const struct policy_fix *f)
     printf("Before applying: %s\n", f->caveat);
   printf("%s %s\n", f->verified ? "Verified:" : "NOT verified:", f->verification);
   if (f->statement) {
-    printf("\n%s:\n", identity ? "The statement that grants the pull"
-                               : "The statement that grants the pull");
+    /* The managed policy's statement is AWS's, shown for what it allows: nothing to paste. */
+    printf("\n%s:\n", identity && !f->document ? "What the managed policy allows"
+                                               : "The statement that grants the pull");
     print_json_text(f->statement);
   }
   if (f->document) {
@@ -484,8 +484,9 @@ int cmd_policy_fix(int argc, char **argv)
   }
   struct repo_arn ra;
   if (!cli.repository_arn || !repo_arn_parse(cli.repository_arn, &ra)) {
-    fprintf(stderr, "ecrdiag policy fix: %s --repository-arn "
-                    "arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME\n",
+    fprintf(stderr,
+            "ecrdiag policy fix: %s --repository-arn "
+            "arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME\n",
             cli.repository_arn ? "malformed" : "which repository? give");
     return EXIT_USAGE;
   }
@@ -497,8 +498,9 @@ int cmd_policy_fix(int argc, char **argv)
   memset(&req, 0, sizeof req);
   req.grant = cli.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT;
   if (cli.grant && !policyfix_grant_parse(cli.grant, &req.grant)) {
-    fprintf(stderr, "ecrdiag policy fix: unknown --grant '%s' (org, account, role, "
-                    "role-condition or ou)\n",
+    fprintf(stderr,
+            "ecrdiag policy fix: unknown --grant '%s' (org, account, role, "
+            "role-condition or ou)\n",
             cli.grant);
     return EXIT_USAGE;
   }
@@ -508,7 +510,7 @@ int cmd_policy_fix(int argc, char **argv)
     return EXIT_USAGE;
   }
   req.target = cli.target && !strcmp(cli.target, "identity") ? FIX_TARGET_IDENTITY_POLICY
-                                                              : FIX_TARGET_REPOSITORY_POLICY;
+                                                             : FIX_TARGET_REPOSITORY_POLICY;
   req.attach_managed = cli.managed;
   req.partition = ra.partition;
   req.region = ra.region;

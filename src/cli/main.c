@@ -12,6 +12,7 @@
 #include "cmd_explain.h"
 #include "cmd_policy.h"
 #include "ecrdiag/diag.h"
+#include "ecrdiag/policyfix.h"
 #include "ecrdiag/report.h"
 #include "../tui/tui.h"
 
@@ -25,6 +26,19 @@ struct cli {
   const char *report_path;
   const char *timeout;
   const char *platform;
+  const char *grant;
+  const char *ou_path;
+  const char *node_role_arn;
+  bool managed_policy;
+  const char *profile;
+  const char *role_arn;
+  const char *external_id;
+  const char *region;
+  const char *registry_profile;
+  const char *registry_role_arn;
+  const char *registry_external_id;
+  const char *ca_bundle;
+  bool no_verify_ssl;
   bool no_color;
   bool tui;
   bool help;
@@ -48,12 +62,36 @@ static const struct opt options[] = {
     {"--output", OPT_VALUE, "text|json", OPT_AT(output), "what to print (default text)"},
     {"--org-id", OPT_VALUE, "o-...", OPT_AT(org_id),
      "the caller's organization id, for the organization-wide fix"},
+    {"--grant", OPT_VALUE, "org|account|role|role-condition|ou", OPT_AT(grant),
+     "who the repository policy fix lets pull (default: org when known, else account)"},
+    {"--ou-path", OPT_VALUE, "o-../r-../ou-../", OPT_AT(ou_path), "the OU for --grant ou"},
+    {"--node-role-arn", OPT_VALUE, "ARN", OPT_AT(node_role_arn),
+     "the node role's ARN with its path, for role grants and identity fixes"},
+    {"--managed-policy", OPT_FLAG, NULL, OPT_AT(managed_policy),
+     "an identity fix attaches AmazonEC2ContainerRegistryPullOnly instead of an inline policy"},
     {"--report", OPT_VALUE, "FILE", OPT_AT(report_path),
      "also write the JSON report to FILE (for a support ticket)"},
     {"--platform", OPT_VALUE, "OS/ARCH[/VARIANT]", OPT_AT(platform),
      "the node's platform (default linux/amd64), e.g. linux/arm64 for Graviton nodes"},
     {"--timeout", OPT_VALUE, "SECONDS", OPT_AT(timeout),
      "limit for each request (default 10)"},
+    {"--profile", OPT_VALUE, "NAME", OPT_AT(profile),
+     "probe with this AWS profile (skips the AWS_ACCESS_KEY_ID environment keys)"},
+    {"--role-arn", OPT_VALUE, "ARN", OPT_AT(role_arn),
+     "then assume this role and probe as it (e.g. the node role, if its trust policy allows)"},
+    {"--external-id", OPT_VALUE, "ID", OPT_AT(external_id), "the external id --role-arn needs"},
+    {"--region", OPT_VALUE, "REGION", OPT_AT(region),
+     "region when the reference has none (default: AWS_REGION, AWS_DEFAULT_REGION, profile)"},
+    {"--registry-profile", OPT_VALUE, "NAME", OPT_AT(registry_profile),
+     "a profile of the registry's account, to read its side (policies, repositories)"},
+    {"--registry-role-arn", OPT_VALUE, "ARN", OPT_AT(registry_role_arn),
+     "a role in the registry's account to assume for those reads"},
+    {"--registry-external-id", OPT_VALUE, "ID", OPT_AT(registry_external_id),
+     "the external id --registry-role-arn needs"},
+    {"--ca-bundle", OPT_VALUE, "FILE", OPT_AT(ca_bundle),
+     "trust these CA certificates (default: AWS_CA_BUNDLE, else the system's)"},
+    {"--no-verify-ssl", OPT_FLAG, NULL, OPT_AT(no_verify_ssl),
+     "do not verify TLS certificates (insecure; prints a warning)"},
     {"--no-color", OPT_FLAG, NULL, OPT_AT(no_color), "no colours (also: NO_COLOR set)"},
     {"--tui", OPT_FLAG, NULL, OPT_AT(tui),
      "the interactive screens (the default with no arguments on a terminal)"},
@@ -67,15 +105,15 @@ static void usage(FILE *out)
   fprintf(out, "usage: ecrdiag --image REF [options]\n"
                "       ecrdiag [--tui] [--image REF]      (interactive, on a terminal)\n"
                "       ecrdiag explain [MESSAGE | -] [--output json]   (offline)\n"
-               "       ecrdiag policy eval FILE|-\n\n"
+               "       ecrdiag policy eval|lint|fix ...   (offline; see 'ecrdiag policy --help')\n\n"
                "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
                "Probes with the AWS credentials of the environment, as the kubelet would with\n"
                "the node's IAM role.\n\noptions:\n");
   for (size_t i = 0; i < N_OPTIONS; i++) {
-    char left[48];
+    char left[64];
     snprintf(left, sizeof left, "%s%s%s", options[i].name, options[i].metavar ? " " : "",
              options[i].metavar ? options[i].metavar : "");
-    fprintf(out, "  %-24s %s\n", left, options[i].help);
+    fprintf(out, "  %-26s %s\n", left, options[i].help);
   }
   fprintf(out, "\nexit codes: 0 pullable by the probing principal, 1 the pull fails,\n"
                "            2 usage error or bad image reference, 3 could not be decided here\n");
@@ -165,13 +203,8 @@ int main(int argc, char **argv)
 {
   if (argc >= 2 && strcmp(argv[1], "explain") == 0)
     return cmd_explain(argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "policy") == 0) {
-    if (argc >= 3 && strcmp(argv[2], "eval") == 0)
-      return cmd_policy_eval(argc - 2, argv + 2);
-    fprintf(stderr, "ecrdiag: 'policy' takes a subcommand: eval (see 'ecrdiag policy eval "
-                    "--help')\n");
-    return EXIT_USAGE;
-  }
+  if (argc >= 2 && strcmp(argv[1], "policy") == 0)
+    return cmd_policy(argc - 1, argv + 1);
   struct cli cli = {0};
   if (!parse_args(argc, argv, &cli))
     return EXIT_USAGE;
@@ -210,6 +243,12 @@ int main(int argc, char **argv)
             cli.platform);
     return EXIT_USAGE;
   }
+  enum fix_grant grant;
+  if (cli.grant && !policyfix_grant_parse(cli.grant, &grant)) {
+    fprintf(stderr, "ecrdiag: --grant is one of org, account, role, role-condition, ou; not "
+                    "'%s'\n", cli.grant);
+    return EXIT_USAGE;
+  }
   long timeout_ms = 0;
   if (cli.timeout && !parse_timeout_ms(cli.timeout, &timeout_ms)) {
     fprintf(stderr, "ecrdiag: --timeout '%s' is not a number of seconds between 0 and 3600\n",
@@ -227,12 +266,50 @@ int main(int argc, char **argv)
     };
     return tui_main(&to);
   }
+  const char *const arns[][2] = {{"--role-arn", cli.role_arn},
+                                 {"--registry-role-arn", cli.registry_role_arn}};
+  for (size_t i = 0; i < 2; i++) {
+    if (arns[i][1] && !creds_role_arn_valid(arns[i][1])) {
+      fprintf(stderr, "ecrdiag: %s '%s' is not an IAM role ARN "
+                      "(arn:aws:iam::ACCOUNT:role/NAME)\n", arns[i][0], arns[i][1]);
+      return EXIT_USAGE;
+    }
+  }
+  if ((cli.external_id && !cli.role_arn) || (cli.registry_external_id && !cli.registry_role_arn)) {
+    fprintf(stderr, "ecrdiag: --external-id goes with --role-arn, --registry-external-id with "
+                    "--registry-role-arn\n");
+    return EXIT_USAGE;
+  }
+  if (cli.no_verify_ssl)
+    fprintf(stderr, "ecrdiag: warning: --no-verify-ssl: TLS certificates are not verified\n");
+  struct creds_options co = {
+      .profile = cli.profile,
+      .role_arn = cli.role_arn,
+      .external_id = cli.external_id,
+      .region = cli.region,
+  };
+  struct creds_options rco = {
+      .profile = cli.registry_profile,
+      .role_arn = cli.registry_role_arn,
+      .external_id = cli.registry_external_id,
+      .region = cli.region,
+      .label = "registry",
+  };
+  bool registry = cli.registry_profile || cli.registry_role_arn;
   struct diag_options o = {
+      .creds = &co,
+      .registry_creds = registry ? &rco : NULL,
+      .ca_bundle = cli.ca_bundle,
+      .insecure = cli.no_verify_ssl,
       .image = cli.image,
       .org_id = cli.org_id,
       .timeout_ms = timeout_ms,
       .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
       .platform = cli.platform,
+      .grant = cli.grant,
+      .ou_path = cli.ou_path,
+      .node_role_arn = cli.node_role_arn,
+      .fix_managed = cli.managed_policy,
   };
   struct diagnosis d;
   diag_init(&d);

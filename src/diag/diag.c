@@ -25,6 +25,7 @@ struct probe {
   const struct diag_options *o;
   struct diagnosis *d;
   struct aws_creds creds;
+  struct aws_creds registry_creds; /* empty unless --registry-profile / --registry-role-arn */
   struct aws_endpoints endpoints;
   struct http_options http_options; /* every fetch makes its own client with these */
   struct aws_client aws;            /* a template: each fetch sets its own http */
@@ -37,6 +38,7 @@ struct probe {
   bool single_platform;    /* the reference names one image manifest, not an index */
   char *policy_text;       /* the repository policy, when the caller could read it */
   bool policy_known;       /* policy_text is the truth (NULL: none exists) */
+  bool repo_missing;       /* the registry account's view says the repository does not exist */
 };
 
 /* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
@@ -411,6 +413,9 @@ static void *fetch_run(void *arg)
     f->rc = ecr_get_authorization_token(&aws, r->region, &f->auth, &f->call, &f->e);
     break;
   case FETCH_POLICY:
+    /* With the registry account's credentials the policy is read from A's side. */
+    if (p->registry_creds.access_key_id)
+      aws.creds = &p->registry_creds;
     f->rc = ecr_get_repository_policy(&aws, r->region, r->registry_id, r->repository, &f->text,
                                       &f->call, &f->e);
     break;
@@ -729,6 +734,14 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
       explain_with_policy(p, ev, action)) {
     return;
   }
+  if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross && p->repo_missing) {
+    add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, ev,
+                "Seen from account %s itself, there is no repository %s in region %s: AWS "
+                "answered %s's pull as it answers any pull it does not allow. Check the "
+                "repository name and the region in the image reference.",
+                d->ref.registry_id, repo, d->ref.region, d->caller.account);
+    return;
+  }
   if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross) {
     if (p->policy_known && !p->policy_text)
       add_finding(d, CAUSE_REPO_POLICY_MISSING, ev,
@@ -983,6 +996,9 @@ static void read_policy(struct probe *p, struct fetch *f)
     p->policy_known = true;
   } else if (code_is(&f->call, "RepositoryPolicyNotFoundException", NULL)) {
     p->policy_known = true;
+  } else if (p->registry_creds.access_key_id &&
+             code_is(&f->call, "RepositoryNotFoundException", NULL)) {
+    p->repo_missing = true;
   }
   add_fetch_check(p, f);
 }
@@ -1193,14 +1209,22 @@ static void rank_and_judge(struct diagnosis *d)
 static void build_fix(struct probe *p)
 {
   struct diagnosis *d = p->d;
-  if (d->n_findings == 0 || !cross_account(p))
+  if (d->n_findings == 0)
     return;
   enum cause_id primary = d->findings[0].cause;
-  if (primary != CAUSE_REPO_POLICY_NOT_GRANTING && primary != CAUSE_REPO_POLICY_MISSING &&
-      primary != CAUSE_ORG_CONDITION_MISMATCH)
+  bool repo_side = primary == CAUSE_REPO_POLICY_NOT_GRANTING ||
+                   primary == CAUSE_REPO_POLICY_MISSING ||
+                   primary == CAUSE_ORG_CONDITION_MISMATCH;
+  bool identity_side = primary == CAUSE_IDENTITY_POLICY_MISSING ||
+                       primary == CAUSE_AUTH_TOKEN_DENIED;
+  if (!(repo_side && cross_account(p)) && !identity_side)
     return;
+  enum fix_grant grant = d->caller.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT;
+  bool grant_defaulted = !p->o->grant;
+  if (p->o->grant)
+    policyfix_grant_parse(p->o->grant, &grant); /* checked by the front end */
   struct fix_request req = {
-      .grant = d->caller.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT,
+      .grant = grant,
       .partition = d->ref.partition,
       .region = d->ref.region,
       .registry_id = d->ref.registry_id,
@@ -1209,6 +1233,11 @@ static void build_fix(struct probe *p)
       .org_id = d->caller.org_id,
       .current_known = p->policy_known,
       .current_policy = p->policy_text,
+      .principal_arn = d->caller.arn,
+      .role_arn = p->o->node_role_arn,
+      .ou_path = p->o->ou_path,
+      .target = identity_side ? FIX_TARGET_IDENTITY_POLICY : FIX_TARGET_REPOSITORY_POLICY,
+      .attach_managed = p->o->fix_managed,
   };
   struct err e = {0};
   if (policyfix_build(&req, &d->fix, &e) == ERR_OK) {
@@ -1218,7 +1247,7 @@ static void build_fix(struct probe *p)
                 "No fix could be written: %s.", e.msg);
     return;
   }
-  if (!d->caller.org_id)
+  if (!d->caller.org_id && repo_side && grant_defaulted)
     add_finding(d, CAUSE_ORG_ID_UNKNOWN, NULL,
                 "The fix grants account %s only, because %s may not read its organization. "
                 "For the organization-wide grant (the usual multi-account set-up), run again with "
@@ -1240,9 +1269,67 @@ static void note_not_pulling_principal(struct diagnosis *d)
               d->caller.arn, d->caller.credential_source ? d->caller.credential_source : "?");
 }
 
+/* creds_options.on_call: the credential chain's STS and SSO calls become checks. */
+static void on_creds_call(void *ctx, const char *id, const struct aws_call *call)
+{
+  struct probe *p = ctx;
+  struct diag_check *c = add_check(p->d, id);
+  if (!c)
+    return;
+  c->needed_for_pull = false;
+  c->endpoint = str_dup(call->endpoint);
+  c->attempts = call->attempts;
+  c->duration_ms = call->duration_ms;
+  c->http_status = call->http_status;
+  c->error_code = str_dup(call->error_code);
+  c->error_message = str_dup(call->error_message);
+  c->request_id = str_dup(call->request_id);
+  bool ok = call->transport == ERR_OK && call->http_status >= 200 && call->http_status < 300;
+  c->status = ok ? CHECK_PASS : call->error_code ? CHECK_FAIL : CHECK_ERROR;
+}
+
+/* Runs one credential chain; false with a finding when it found nothing usable. */
+static bool probe_creds(struct probe *p, const struct creds_options *given,
+                        struct aws_creds *out, bool registry)
+{
+  struct creds_options co = given ? *given : (struct creds_options){0};
+  co.region = p->d->ref.region; /* one STS region for the whole run: the registry's */
+  co.endpoints = &p->endpoints;
+  if (!co.timeout_ms)
+    co.timeout_ms = p->http_options.timeout_ms;
+  co.on_call = on_creds_call;
+  co.call_ctx = p;
+  if (registry && !co.label)
+    co.label = "registry";
+  char *msg = NULL;
+  co.message = &msg;
+  struct err sub = {0};
+  struct http_client *http = http_client_new(&p->http_options, &sub);
+  enum err_code rc = http ? creds_resolve(&co, http, out, &sub) : sub.code;
+  http_client_free(http);
+  if (rc == ERR_OK) {
+    free(msg);
+    return true;
+  }
+  enum cause_id cause = CAUSE_NO_CREDENTIALS;
+  if (rc == ERR_AWS && p->d->n_checks) {
+    const struct diag_check *last = &p->d->checks[p->d->n_checks - 1];
+    if (last->error_code && (strcmp(last->error_code, "ExpiredToken") == 0))
+      cause = CAUSE_CREDENTIALS_EXPIRED;
+    else if (last->error_code && (strcmp(last->error_code, "InvalidClientTokenId") == 0 ||
+                                  strcmp(last->error_code, "SignatureDoesNotMatch") == 0))
+      cause = CAUSE_CREDENTIALS_INVALID;
+  }
+  add_finding(p->d, cause, json_pack("{s:s}", "credentials", registry ? "registry" : "caller"),
+              "%s", msg ? msg : sub.msg);
+  free(msg);
+  return false;
+}
+
 static void probe_release(struct probe *p)
 {
   creds_release(&p->creds);
+  creds_release(&p->registry_creds);
   aws_endpoints_release(&p->endpoints);
   ecr_auth_release(&p->auth);
   free(p->image_digest);
@@ -1267,17 +1354,21 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   }
   d->ref_ok = true;
   d->platform = str_dup(o->platform ? o->platform : "linux/amd64");
-  if (creds_from_env(&p.creds, &sub) != ERR_OK) {
-    add_finding(d, CAUSE_NO_CREDENTIALS, NULL, "%s", sub.msg);
-    goto judge;
-  }
-  d->caller.credential_source = str_dup(p.creds.source);
   rc = aws_endpoints_from_env(&p.endpoints, e);
   if (rc)
     goto out;
   p.http_options = (struct http_options){
       .timeout_ms = o->timeout_ms ? o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS,
+      .ca_bundle = o->ca_bundle ? o->ca_bundle : getenv("AWS_CA_BUNDLE"),
+      .insecure = o->insecure,
   };
+  if (!probe_creds(&p, o->creds, &p.creds, false))
+    goto judge;
+  d->caller.credential_source = str_dup(p.creds.source);
+  /* The kubelet pulls with the node's instance role: only IMDS credentials are it. */
+  d->caller.is_pulling_principal = strcmp(p.creds.source, "imds") == 0;
+  if (o->registry_creds && !probe_creds(&p, o->registry_creds, &p.registry_creds, true))
+    goto judge;
   p.aws = (struct aws_client){
       .creds = &p.creds,
       .endpoints = &p.endpoints,

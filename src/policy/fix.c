@@ -1,7 +1,7 @@
-/* The repository policy fix: build the grant statement, merge it into the policy read (never
- * dropping or rewriting a statement of the user's), and render the change as a shell script,
- * Terraform and CloudFormation. Pure: no HTTP, no files; the only knowledge of IAM it needs
- * beyond JSON is the action wildcard matcher of src/policy. */
+/* The policy fix: the grant statement merged into the repository policy read (no statement of
+ * the user's dropped or rewritten, unless merged to fit the size limit), or the node role's
+ * identity policy; as a shell script, Terraform and CloudFormation; verified with the evaluator
+ * and lint. Pure: no HTTP, no files; depends on core, crypto, jansson and src/policy. */
 #include "ecrdiag/policyfix.h"
 
 #include <stdio.h>
@@ -10,6 +10,8 @@
 
 #include "ecrdiag/buf.h"
 #include "ecrdiag/crypto.h"
+#include "ecrdiag/policy.h"
+#include "ecrdiag/policylint.h"
 #include "policy_int.h"
 
 /* The well-known pull recipe, in the order the AWS examples use. */
@@ -23,6 +25,15 @@ static const char *const pull_actions[] = {
  * needed to pull, so an existing grant lacking it still counts as granting. */
 static const char *const pull_required[] = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"};
 
+/* The AWS managed policy for pulling, and its document (v1 of 2024-10-04, as the AWS Managed
+ * Policy Reference publishes it): attaching it is the identity fix without an inline policy,
+ * and the document is what verification evaluates. */
+#define MANAGED_PULL_ONLY "AmazonEC2ContainerRegistryPullOnly"
+static const char managed_pull_only_doc[] =
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":["
+    "\"ecr:GetAuthorizationToken\",\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\","
+    "\"ecr:BatchImportUpstreamImage\"],\"Resource\":\"*\"}]}";
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Generated texts: a pretty-printed document of 10,240 compact characters stays far below;
@@ -31,6 +42,52 @@ static const char *const pull_required[] = {"ecr:BatchGetImage", "ecr:GetDownloa
 #define FIX_SMALL_MAX_BYTES 4096
 /* Sid suffixes tried before giving up: a policy of 10,240 characters cannot hold this many. */
 #define FIX_SID_TRIES 10000
+/* ARNs the fix writes (role ARNs are at most 2,048 characters in IAM; ecrdiag's are short). */
+#define FIX_ARN_MAX 512
+/* IAM names: roles at most 64 characters, policies 128. */
+#define FIX_ROLE_NAME_MAX 64
+#define FIX_POLICY_NAME_MAX 128
+
+/* ---- the grants ------------------------------------------------------------------------ */
+
+/* One table for the names the command line and the report use. */
+static const struct {
+  enum fix_grant grant;
+  const char *name;
+  const char *scope; /* for sentences: "outside the organization" */
+} grant_names[] = {
+    {FIX_GRANT_ORG, "org", "organization"},
+    {FIX_GRANT_ACCOUNT, "account", "account"},
+    {FIX_GRANT_ROLE, "role", "role"},
+    {FIX_GRANT_ROLE_CONDITION, "role-condition", "role"},
+    {FIX_GRANT_OU, "ou", "OU"},
+};
+
+static const char *grant_scope(enum fix_grant g)
+{
+  for (size_t i = 0; i < NELEM(grant_names); i++)
+    if (grant_names[i].grant == g)
+      return grant_names[i].scope;
+  return "grant";
+}
+
+const char *policyfix_grant_name(enum fix_grant g)
+{
+  for (size_t i = 0; i < NELEM(grant_names); i++)
+    if (grant_names[i].grant == g)
+      return grant_names[i].name;
+  return NULL;
+}
+
+bool policyfix_grant_parse(const char *s, enum fix_grant *out)
+{
+  for (size_t i = 0; s && i < NELEM(grant_names); i++)
+    if (strcmp(grant_names[i].name, s) == 0) {
+      *out = grant_names[i].grant;
+      return true;
+    }
+  return false;
+}
 
 /* ---- request checks -------------------------------------------------------------------- */
 
@@ -47,6 +104,9 @@ static bool all_chars(const char *s, const char *allowed, size_t min, size_t max
 
 #define DIGITS "0123456789"
 #define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+/* IAM names ([\w+=,.@-]): none of them means anything to sh, HCL, YAML or JSON. */
+#define IAM_NAME_CHARS LOWER UPPER DIGITS "_+=,.@-"
 
 static bool valid_account(const char *s)
 {
@@ -72,10 +132,175 @@ static const char *partition_of_region(const char *region)
   return "aws";
 }
 
-/* Everything that ends up in a script or a template is checked against the character set AWS
- * allows, so no request can smuggle shell or HCL syntax into them. */
-static enum err_code request_check(const struct fix_request *r, struct err *e)
+/* Everything the request says, checked, and what is derived from it. Every string that ends up
+ * in a script or a template is checked against the character set AWS allows, so no request
+ * can smuggle shell, HCL or YAML syntax into them. */
+struct fixctx {
+  const struct fix_request *r;
+  const char *partition;
+  char repo_arn[FIX_ARN_MAX];
+  char caller_account[16];    /* "" when unknown (else 12 digits) */
+  char role_arn[FIX_ARN_MAX]; /* role grants and the identity fix; "" otherwise */
+  char role_name[FIX_ROLE_NAME_MAX + 1];
+  bool role_derived;         /* from a session ARN, which drops the role's path */
+  char org_id[64];           /* "" when unknown */
+  char ou_path[FIX_ARN_MAX]; /* FIX_GRANT_OU, ending in '/' */
+  char ou_id[64];            /* its last segment */
+};
+
+/* The parts of "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE". */
+struct arn_parts {
+  char partition[24];
+  char service[16];
+  char region[32];
+  char account[16];
+  const char *resource; /* borrowed from the ARN */
+};
+
+static bool arn_split(const char *s, struct arn_parts *a)
 {
+  if (!s || strncmp(s, "arn:", 4) != 0)
+    return false;
+  const char *p = s + 4;
+  char *fields[4] = {a->partition, a->service, a->region, a->account};
+  size_t sizes[4] = {sizeof a->partition, sizeof a->service, sizeof a->region, sizeof a->account};
+  for (int k = 0; k < 4; k++) {
+    const char *colon = strchr(p, ':');
+    if (!colon || (size_t)(colon - p) >= sizes[k])
+      return false;
+    memcpy(fields[k], p, (size_t)(colon - p));
+    fields[k][colon - p] = '\0';
+    p = colon + 1;
+  }
+  a->resource = p;
+  return all_chars(a->partition, LOWER "-", 1, 23);
+}
+
+/* "role/PATH/NAME": true when well formed; *name points at NAME. */
+static bool role_resource(const char *res, const char **name)
+{
+  if (strncmp(res, "role/", 5) != 0 || !all_chars(res + 5, IAM_NAME_CHARS "/", 1, 400))
+    return false;
+  const char *slash = strrchr(res, '/');
+  *name = slash + 1;
+  return all_chars(*name, IAM_NAME_CHARS, 1, FIX_ROLE_NAME_MAX) && strstr(res, "//") == NULL;
+}
+
+/* The role of a role grant or an identity fix: role_arn, else the role of an assumed-role
+ * principal_arn, else principal_arn itself when it is a role ARN. */
+static enum err_code role_resolve(struct fixctx *c, struct err *e)
+{
+  const struct fix_request *r = c->r;
+  struct arn_parts a;
+  const char *name = NULL;
+  if (r->role_arn) {
+    if (!arn_split(r->role_arn, &a) || strcmp(a.service, "iam") != 0 || a.region[0] ||
+        !valid_account(a.account) || !role_resource(a.resource, &name) ||
+        strlen(r->role_arn) >= sizeof c->role_arn)
+      return err_set(e, ERR_INVALID,
+                     "invalid role ARN '%.200s': expected arn:PARTITION:iam::ACCOUNT:role/"
+                     "[PATH/]NAME",
+                     r->role_arn);
+    snprintf(c->role_arn, sizeof c->role_arn, "%s", r->role_arn);
+  } else if (r->principal_arn && arn_split(r->principal_arn, &a) && valid_account(a.account) &&
+             strcmp(a.service, "sts") == 0 && strncmp(a.resource, "assumed-role/", 13) == 0) {
+    /* arn:P:sts::A:assumed-role/NAME/SESSION: the role ARN, minus a path it does not carry. */
+    const char *rn = a.resource + 13, *slash = strchr(rn, '/');
+    char role[FIX_ROLE_NAME_MAX + 1];
+    if (!slash || (size_t)(slash - rn) > FIX_ROLE_NAME_MAX ||
+        !all_chars(slash + 1, IAM_NAME_CHARS, 1, 64))
+      return err_set(e, ERR_INVALID, "invalid assumed-role ARN '%.200s'", r->principal_arn);
+    memcpy(role, rn, (size_t)(slash - rn));
+    role[slash - rn] = '\0';
+    if (!all_chars(role, IAM_NAME_CHARS, 1, FIX_ROLE_NAME_MAX))
+      return err_set(e, ERR_INVALID, "invalid assumed-role ARN '%.200s'", r->principal_arn);
+    snprintf(c->role_arn, sizeof c->role_arn, "arn:%s:iam::%s:role/%s", a.partition, a.account,
+             role);
+    c->role_derived = true;
+    name = NULL;
+  } else if (r->principal_arn && arn_split(r->principal_arn, &a) && strcmp(a.service, "iam") == 0 &&
+             valid_account(a.account) && role_resource(a.resource, &name) &&
+             strlen(r->principal_arn) < sizeof c->role_arn) {
+    snprintf(c->role_arn, sizeof c->role_arn, "%s", r->principal_arn);
+  } else {
+    return err_set(e, ERR_INVALID,
+                   "the fix needs the pulling role: give its ARN (role_arn, --role-arn) or the "
+                   "caller's assumed-role ARN; '%.200s' is not a role%s",
+                   r->principal_arn ? r->principal_arn : "",
+                   r->principal_arn && strstr(r->principal_arn, ":user/")
+                       ? " (an IAM user is granted with the account grant)"
+                       : "");
+  }
+  arn_split(c->role_arn, &a);
+  if (strcmp(a.partition, c->partition) != 0)
+    return err_set(e, ERR_INVALID, "role '%s' is in partition %s, the repository in %s",
+                   c->role_arn, a.partition, c->partition);
+  if (r->caller_account && strcmp(r->caller_account, a.account) != 0)
+    return err_set(e, ERR_INVALID, "role '%s' is not in the caller's account %s", c->role_arn,
+                   r->caller_account);
+  snprintf(c->caller_account, sizeof c->caller_account, "%s", a.account);
+  role_resource(a.resource, &name);
+  snprintf(c->role_name, sizeof c->role_name, "%s", name);
+  return ERR_OK;
+}
+
+/* An OU id as Organizations writes it: ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}. */
+static bool ou_id_valid(const char *s)
+{
+  if (strncmp(s, "ou-", 3) != 0)
+    return false;
+  const char *dash = strchr(s + 3, '-');
+  if (!dash)
+    return false;
+  char root[40];
+  size_t rn = (size_t)(dash - (s + 3));
+  if (rn >= sizeof root)
+    return false;
+  memcpy(root, s + 3, rn);
+  root[rn] = '\0';
+  return all_chars(root, LOWER DIGITS, 4, 32) && all_chars(dash + 1, LOWER DIGITS, 8, 32);
+}
+
+/* "o-ORG/r-ROOT/ou-X/.../" (the trailing '/' optional): checked, normalised into c->ou_path
+ * with its organization and last OU; false when malformed or naming no OU. */
+static bool ou_parse(const char *path, struct fixctx *c)
+{
+  size_t n = path ? strlen(path) : 0;
+  if (n == 0 || n + 2 > sizeof c->ou_path)
+    return false;
+  char tmp[FIX_ARN_MAX];
+  snprintf(tmp, sizeof tmp, "%s%s", path, path[n - 1] == '/' ? "" : "/");
+  size_t segs = 0;
+  const char *p = tmp;
+  while (*p) {
+    const char *slash = strchr(p, '/');
+    size_t sn = (size_t)(slash - p);
+    char seg[64];
+    if (sn == 0 || sn >= sizeof seg)
+      return false;
+    memcpy(seg, p, sn);
+    seg[sn] = '\0';
+    bool ok = segs == 0   ? valid_org_id(seg)
+              : segs == 1 ? strncmp(seg, "r-", 2) == 0 && all_chars(seg + 2, LOWER DIGITS, 4, 32)
+                          : ou_id_valid(seg);
+    if (!ok)
+      return false;
+    if (segs == 0)
+      snprintf(c->org_id, sizeof c->org_id, "%s", seg);
+    if (segs >= 2)
+      snprintf(c->ou_id, sizeof c->ou_id, "%s", seg);
+    segs++;
+    p = slash + 1;
+  }
+  if (segs < 3)
+    return false;
+  snprintf(c->ou_path, sizeof c->ou_path, "%s", tmp);
+  return true;
+}
+
+static enum err_code request_check(struct fixctx *c, struct err *e)
+{
+  const struct fix_request *r = c->r;
   if (!all_chars(r->region, LOWER DIGITS "-", 1, 32))
     return err_set(e, ERR_INVALID, "invalid region '%s'", r->region ? r->region : "");
   if (r->partition && !all_chars(r->partition, LOWER "-", 1, 32))
@@ -87,18 +312,40 @@ static enum err_code request_check(const struct fix_request *r, struct err *e)
   if (!all_chars(r->repository, LOWER DIGITS "._-/", 1, 256))
     return err_set(e, ERR_INVALID, "invalid repository name '%s'",
                    r->repository ? r->repository : "");
+  c->partition = r->partition ? r->partition : partition_of_region(r->region);
+  snprintf(c->repo_arn, sizeof c->repo_arn, "arn:%s:ecr:%s:%s:repository/%s", c->partition,
+           r->region, r->registry_id, r->repository);
+  if (r->caller_account && !valid_account(r->caller_account))
+    return err_set(e, ERR_INVALID, "invalid account '%s': expected 12 digits", r->caller_account);
+  if (r->caller_account)
+    snprintf(c->caller_account, sizeof c->caller_account, "%s", r->caller_account);
+  if (r->org_id && !valid_org_id(r->org_id))
+    return err_set(e, ERR_INVALID,
+                   "invalid organization id '%s': expected o- and 10 to 32 lower-case letters "
+                   "or digits",
+                   r->org_id);
+  if (r->org_id)
+    snprintf(c->org_id, sizeof c->org_id, "%s", r->org_id);
+  if (!c->caller_account[0] && r->principal_arn) {
+    struct arn_parts a;
+    if (arn_split(r->principal_arn, &a) && valid_account(a.account))
+      snprintf(c->caller_account, sizeof c->caller_account, "%s", a.account);
+  }
+
+  if (r->target == FIX_TARGET_IDENTITY_POLICY)
+    return role_resolve(c, e);
+  if (r->target != FIX_TARGET_REPOSITORY_POLICY)
+    return err_set(e, ERR_INVALID, "unknown fix target %d", (int)r->target);
   switch (r->grant) {
   case FIX_GRANT_ORG:
-    if (!valid_org_id(r->org_id))
+    if (!r->org_id)
       return err_set(e, ERR_INVALID,
-                     "invalid organization id '%s': expected o- and 10 to 32 lower-case letters "
-                     "or digits",
-                     r->org_id ? r->org_id : "");
+                     "invalid organization id '': expected o- and 10 to 32 lower-case letters "
+                     "or digits");
     break;
   case FIX_GRANT_ACCOUNT:
-    if (!valid_account(r->caller_account))
-      return err_set(e, ERR_INVALID, "invalid account '%s': expected 12 digits",
-                     r->caller_account ? r->caller_account : "");
+    if (!r->caller_account)
+      return err_set(e, ERR_INVALID, "invalid account '': expected 12 digits");
     /* Naming its own account in a repository policy only delegates to IAM (reference §3.2):
      * such a statement would change nothing, so there is no repository policy fix. */
     if (strcmp(r->caller_account, r->registry_id) == 0)
@@ -107,6 +354,26 @@ static enum err_code request_check(const struct fix_request *r, struct err *e)
                      "changes nothing, the puller's IAM policy must allow the pull",
                      r->caller_account);
     break;
+  case FIX_GRANT_ROLE:
+  case FIX_GRANT_ROLE_CONDITION: return role_resolve(c, e);
+  case FIX_GRANT_OU: {
+    const char *path = r->ou_path ? r->ou_path : (r->n_org_paths > 0 ? r->org_paths[0] : NULL);
+    char org_given[64];
+    snprintf(org_given, sizeof org_given, "%s", c->org_id);
+    if (!path)
+      return err_set(e, ERR_INVALID,
+                     "the OU grant needs the OU path (o-.../r-.../ou-.../): give it, or the "
+                     "caller's aws:PrincipalOrgPaths");
+    if (!ou_parse(path, c))
+      return err_set(e, ERR_INVALID,
+                     "invalid OU path '%.200s': expected o-ORG/r-ROOT/ou-.../ naming at least one "
+                     "OU (an account directly under the root is granted with the org grant)",
+                     path);
+    if (org_given[0] && strcmp(org_given, c->org_id) != 0)
+      return err_set(e, ERR_INVALID, "OU path '%s' is not in organization %s", c->ou_path,
+                     org_given);
+    break;
+  }
   default: return err_set(e, ERR_INVALID, "unknown grant kind %d", (int)r->grant);
   }
   return ERR_OK;
@@ -125,22 +392,53 @@ static json_t *actions_json(void)
   return a;
 }
 
+/* base followed by the letters and digits of s: a Sid ([A-Za-z0-9]) naming a role or an OU. */
+static void sid_of(char *out, size_t size, const char *base, const char *s)
+{
+  size_t n = (size_t)snprintf(out, size, "%s", base);
+  for (; *s && n + 1 < size; s++)
+    if (strchr(LOWER UPPER DIGITS, *s))
+      out[n++] = *s;
+  if (n < size)
+    out[n] = '\0';
+}
+
 /* The statement of the grant; a new reference, NULL when out of memory. No Resource:
  * SetRepositoryPolicy rejects one (the repository is implied). */
-static json_t *statement_build(const struct fix_request *r, const char *partition)
+static json_t *statement_build(const struct fixctx *c)
 {
+  const struct fix_request *r = c->r;
   json_t *acts = actions_json();
   if (!acts)
     return NULL;
-  if (r->grant == FIX_GRANT_ORG)
+  char sid[128], arn[128], like[FIX_ARN_MAX + 2];
+  switch (r->grant) {
+  case FIX_GRANT_ORG:
     return json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "Sid", "AllowPullFromOrg", "Effect",
                      "Allow", "Principal", "*", "Action", acts, "Condition", "StringEquals",
                      "aws:PrincipalOrgID", r->org_id);
-  char sid[64], arn[128];
-  snprintf(sid, sizeof sid, "AllowPullFromAccount%s", r->caller_account);
-  snprintf(arn, sizeof arn, "arn:%s:iam::%s:root", partition, r->caller_account);
-  return json_pack("{s:s, s:s, s:{s:s}, s:o}", "Sid", sid, "Effect", "Allow", "Principal", "AWS",
-                   arn, "Action", acts);
+  case FIX_GRANT_ROLE:
+    sid_of(sid, sizeof sid, "AllowPullFromRole", c->role_name);
+    return json_pack("{s:s, s:s, s:{s:s}, s:o}", "Sid", sid, "Effect", "Allow", "Principal", "AWS",
+                     c->role_arn, "Action", acts);
+  case FIX_GRANT_ROLE_CONDITION:
+    sid_of(sid, sizeof sid, "AllowPullFromRole", c->role_name);
+    return json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "Sid", sid, "Effect", "Allow",
+                     "Principal", "*", "Action", acts, "Condition", "ArnEquals", "aws:PrincipalArn",
+                     c->role_arn);
+  case FIX_GRANT_OU:
+    sid_of(sid, sizeof sid, "AllowPullFromOu", c->ou_id + 3);
+    snprintf(like, sizeof like, "%s*", c->ou_path);
+    return json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "Sid", sid, "Effect", "Allow",
+                     "Principal", "*", "Action", acts, "Condition", "ForAnyValue:StringLike",
+                     "aws:PrincipalOrgPaths", like);
+  case FIX_GRANT_ACCOUNT:
+  default:
+    snprintf(sid, sizeof sid, "AllowPullFromAccount%s", r->caller_account);
+    snprintf(arn, sizeof arn, "arn:%s:iam::%s:root", c->partition, r->caller_account);
+    return json_pack("{s:s, s:s, s:{s:s}, s:o}", "Sid", sid, "Effect", "Allow", "Principal", "AWS",
+                     arn, "Action", acts);
+  }
 }
 
 /* ---- does an existing statement already grant it? -------------------------------------- */
@@ -358,6 +656,7 @@ static bool statement_covers(const json_t *have, const json_t *want)
 }
 
 /* ---- the merge ------------------------------------------------------------------------- */
+/* ---- the merge ------------------------------------------------------------------------- */
 
 /* Parses the policy text read. Duplicate keys are refused rather than silently collapsed:
  * rewriting such a document would drop whatever jansson did not keep. */
@@ -445,8 +744,185 @@ static enum err_code document_chars(const json_t *doc, size_t *chars)
   return ERR_OK;
 }
 
-enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **document,
-                              long *granted_by, struct err *e)
+/* ---- fitting the size limit ------------------------------------------------------------ */
+
+/* True when the Action element set holds the action name s (exactly, case-insensitively). */
+static bool action_listed(const json_t *set, const char *s)
+{
+  if (json_is_string(set))
+    return pol_ieq(json_string_value(set), json_string_length(set), s, strlen(s));
+  size_t i;
+  json_t *x;
+  json_array_foreach(set, i, x)
+  {
+    if (json_is_string(x) && pol_ieq(json_string_value(x), json_string_length(x), s, strlen(s)))
+      return true;
+  }
+  return false;
+}
+
+static bool action_subset(const json_t *a, const json_t *b)
+{
+  if (json_is_string(a))
+    return action_listed(b, json_string_value(a));
+  if (!json_is_array(a) || json_array_size(a) == 0)
+    return false;
+  size_t i;
+  json_t *x;
+  json_array_foreach(a, i, x)
+  {
+    if (!json_is_string(x) || !action_listed(b, json_string_value(x)))
+      return false;
+  }
+  return true;
+}
+
+static bool condition_empty(const json_t *c)
+{
+  return !c || (json_is_object(c) && json_object_size(c) == 0);
+}
+
+/* Two statements that differ only in Sid and Principal: the same Effect, Action set and
+ * Condition, and nothing else whose reach ecrdiag would have to reason about. Together they
+ * grant exactly what one statement with the union of their Principals grants. */
+static bool statements_mergeable(const json_t *a, const json_t *b)
+{
+  if (!json_is_object(a) || !json_is_object(b))
+    return false;
+  const json_t *s[2] = {a, b};
+  for (int k = 0; k < 2; k++) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)s[k], key, v)
+    {
+      if (strcmp(key, "Sid") && strcmp(key, "Effect") && strcmp(key, "Principal") &&
+          strcmp(key, "Action") && strcmp(key, "Condition"))
+        return false; /* NotPrincipal, NotAction, Resource, NotResource */
+    }
+    json_t *p = json_object_get(s[k], "Principal");
+    if (!(json_is_string(p) && strcmp(json_string_value(p), "*") == 0) && !json_is_object(p))
+      return false;
+  }
+  json_t *ea = json_object_get(a, "Effect"), *eb = json_object_get(b, "Effect");
+  if (!json_is_string(ea) || !json_equal(ea, eb))
+    return false;
+  json_t *aa = json_object_get(a, "Action"), *ab = json_object_get(b, "Action");
+  if (!aa || !ab || !action_subset(aa, ab) || !action_subset(ab, aa))
+    return false;
+  json_t *ca = json_object_get(a, "Condition"), *cb = json_object_get(b, "Condition");
+  if (condition_empty(ca) && condition_empty(cb))
+    return true;
+  return conditions_equal(ca, cb);
+}
+
+/* Adds the value v under key to the Principal object p, unless it is listed already. */
+static int principal_add(json_t *p, const char *key, const char *v)
+{
+  if (principal_lists(p, key, v))
+    return 0;
+  json_t *have = json_object_get(p, key);
+  if (!have)
+    return json_object_set_new(p, key, json_string(v));
+  if (json_is_string(have)) {
+    json_t *arr = json_pack("[O, s]", have, v);
+    return arr ? json_object_set_new(p, key, arr) : -1;
+  }
+  return json_array_append_new(have, json_string(v));
+}
+
+/* The union of two Principal elements; a new reference, NULL when out of memory. */
+static json_t *principal_union(const json_t *a, const json_t *b)
+{
+  if (principal_is_everyone(a))
+    return json_deep_copy(a);
+  if (principal_is_everyone(b))
+    return json_deep_copy(b);
+  json_t *u = json_deep_copy(a);
+  const char *key;
+  json_t *vals;
+  json_object_foreach((json_t *)b, key, vals)
+  {
+    if (!u)
+      break;
+    if (json_is_string(vals)) {
+      if (principal_add(u, key, json_string_value(vals)) != 0) {
+        json_decref(u);
+        return NULL;
+      }
+      continue;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(vals, i, x)
+    {
+      if (json_is_string(x) && principal_add(u, key, json_string_value(x)) != 0) {
+        json_decref(u);
+        return NULL;
+      }
+    }
+  }
+  return u;
+}
+
+/* Folds statement j into statement i (its Principal widened to the union; its Sid and key
+ * order kept) and removes j. */
+static enum err_code statements_merge(json_t *st, size_t i, size_t j)
+{
+  json_t *a = json_array_get(st, i), *b = json_array_get(st, j);
+  json_t *u = principal_union(json_object_get(a, "Principal"), json_object_get(b, "Principal"));
+  if (!u || json_object_set_new(a, "Principal", u) != 0 || json_array_remove(st, j) != 0)
+    return ERR_NOMEM;
+  return ERR_OK;
+}
+
+/* Merges statements until doc fits: first the added one (at *carried) into an earlier one it
+ * can join, then any two. *carried follows the statement that holds the grant; *merged counts
+ * the merges; *chars is the final size. */
+static enum err_code compact_to_fit(json_t *doc, long *carried, size_t *merged, size_t *chars)
+{
+  json_t *st = json_object_get(doc, "Statement");
+  enum err_code rc = document_chars(doc, chars);
+  if (rc != ERR_OK || *chars <= POLICYFIX_MAX_DOCUMENT_CHARS || !json_is_array(st))
+    return rc;
+  size_t c = (size_t)*carried;
+  for (size_t i = 0; i < c; i++)
+    if (statements_mergeable(json_array_get(st, i), json_array_get(st, c))) {
+      if ((rc = statements_merge(st, i, c)) != ERR_OK)
+        return rc;
+      *carried = (long)i;
+      (*merged)++;
+      if ((rc = document_chars(doc, chars)) != ERR_OK)
+        return rc;
+      break;
+    }
+  bool progress = true;
+  while (*chars > POLICYFIX_MAX_DOCUMENT_CHARS && progress) {
+    progress = false;
+    for (size_t i = 0; !progress && i < json_array_size(st); i++)
+      for (size_t j = i + 1; !progress && j < json_array_size(st); j++) {
+        if (!statements_mergeable(json_array_get(st, i), json_array_get(st, j)))
+          continue;
+        if ((rc = statements_merge(st, i, j)) != ERR_OK)
+          return rc;
+        if (*carried == (long)j)
+          *carried = (long)i;
+        else if (*carried > (long)j)
+          (*carried)--;
+        (*merged)++;
+        progress = true;
+      }
+    if (progress && (rc = document_chars(doc, chars)) != ERR_OK)
+      return rc;
+  }
+  return ERR_OK;
+}
+
+/* ---- the merge ------------------------------------------------------------------------- */
+
+/* policyfix_merge, and where the grant ended up: *carried is the index of the statement that
+ * holds it (the added one, or the one it was merged into; -1 when already granted). */
+static enum err_code merge_impl(const char *current, const json_t *stmt, json_t **document,
+                                long *granted_by, long *carried, size_t *merged, struct err *e)
 {
   enum err_code rc = ERR_OK;
   json_t *doc = NULL, *add = NULL, *st = NULL, *base = NULL;
@@ -454,6 +930,8 @@ enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **
   buf_init(&sid, FIX_SMALL_MAX_BYTES);
   *document = NULL;
   *granted_by = -1;
+  *carried = -1;
+  *merged = 0;
   if (!json_is_object(stmt))
     return err_set(e, ERR_INVALID, "the statement to add is not a JSON object");
 
@@ -466,6 +944,7 @@ enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **
     doc = json_pack("{s:s, s:[O]}", "Version", "2012-10-17", "Statement", add);
     if (!doc)
       rc = err_set(e, ERR_NOMEM, "out of memory merging the repository policy");
+    *carried = 0;
     goto check_size;
   }
   if ((rc = document_read(current, &doc, e)) != ERR_OK)
@@ -511,18 +990,20 @@ enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **
     rc = err_set(e, ERR_NOMEM, "out of memory merging the repository policy");
     goto out;
   }
+  *carried = (long)json_array_size(st) - 1;
 
 check_size:
   if (rc == ERR_OK) {
     size_t chars = 0;
-    if ((rc = document_chars(doc, &chars)) != ERR_OK)
+    if ((rc = compact_to_fit(doc, carried, merged, &chars)) != ERR_OK)
       rc = err_set(e, rc, "out of memory measuring the repository policy");
     else if (chars > POLICYFIX_MAX_DOCUMENT_CHARS)
       rc = err_set(e, ERR_TOO_LARGE,
                    "the repository policy with the new statement would be %zu characters, over "
-                   "ECR's limit of %d: grant the whole organization (aws:PrincipalOrgID) in one "
-                   "statement instead of one statement per account, or remove statements no "
-                   "longer needed",
+                   "ECR's limit of %d, even with statements that differ only in Principal merged: "
+                   "grant the whole organization (--grant org, aws:PrincipalOrgID) or an OU "
+                   "(--grant ou, aws:PrincipalOrgPaths) in one statement instead of one per "
+                   "account or role, or remove statements no longer needed",
                    chars, POLICYFIX_MAX_DOCUMENT_CHARS);
   }
 
@@ -532,10 +1013,20 @@ out:
   if (rc != ERR_OK) {
     json_decref(doc);
     *granted_by = -1;
+    *carried = -1;
+    *merged = 0;
     return rc;
   }
   *document = doc;
   return ERR_OK;
+}
+
+enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **document,
+                              long *granted_by, struct err *e)
+{
+  long carried;
+  size_t merged;
+  return merge_impl(current, stmt, document, granted_by, &carried, &merged, e);
 }
 
 /* ---- the texts ------------------------------------------------------------------------- */
@@ -578,28 +1069,141 @@ static enum err_code put_hcl_heredoc(struct buf *b, const char *text)
   return rc;
 }
 
-/* The statement sentence used in comments: who it lets pull. */
-static const char *grant_who(const struct fix_request *r, char *out, size_t n)
+/* Who the grant lets pull, for comments and sentences. */
+static const char *grant_who(const struct fixctx *c, char *out, size_t n)
 {
-  if (r->grant == FIX_GRANT_ORG)
+  const struct fix_request *r = c->r;
+  if (r->target == FIX_TARGET_IDENTITY_POLICY)
+    snprintf(out, n, "role %s", c->role_name);
+  else if (r->grant == FIX_GRANT_ORG)
     snprintf(out, n, "organization %s", r->org_id);
+  else if (r->grant == FIX_GRANT_ROLE || r->grant == FIX_GRANT_ROLE_CONDITION)
+    snprintf(out, n, "role %s", c->role_name);
+  else if (r->grant == FIX_GRANT_OU)
+    snprintf(out, n, "OU %s", c->ou_id);
   else
     snprintf(out, n, "account %s", r->caller_account);
   return out;
 }
 
-static enum err_code opens_build(const struct fix_request *r, struct buf *b)
+static enum err_code opens_build(const struct fixctx *c, struct buf *b)
 {
-  if (r->grant == FIX_GRANT_ORG)
+  const struct fix_request *r = c->r;
+  if (r->target == FIX_TARGET_IDENTITY_POLICY && r->attach_managed)
     return buf_printf(b,
-                      "It lets every principal of every account in organization %s pull from %s, "
-                      "as far as that principal's own IAM policies allow it, and nobody outside "
-                      "the organization.",
+                      "It lets role %s pull from every ECR repository whose policy lets it in "
+                      "(the managed policy's Resource is \"*\"), %s among them, and changes "
+                      "nothing for any other principal.",
+                      c->role_arn, r->repository);
+  if (r->target == FIX_TARGET_IDENTITY_POLICY)
+    return buf_printf(b,
+                      "It lets role %s pull from %s and no other repository (and get the "
+                      "registry login token, which every pull needs and which opens nothing by "
+                      "itself), and changes nothing for any other principal.",
+                      c->role_arn, r->repository);
+  switch (r->grant) {
+  case FIX_GRANT_ORG:
+    return buf_printf(b,
+                      "It lets every principal of every account in organization %s pull from "
+                      "%s, as far as that principal's own IAM policies allow it, and nobody "
+                      "outside the organization.",
                       r->org_id, r->repository);
-  return buf_printf(b,
-                    "It lets the principals of account %s whose own IAM policies allow pulling "
-                    "pull from %s, and nobody in any other account.",
-                    r->caller_account, r->repository);
+  case FIX_GRANT_ROLE:
+    return buf_printf(b,
+                      "It lets role %s (any session of it) pull from %s, as far as the role's "
+                      "own IAM policies allow it, and no other principal, not even others of "
+                      "account %s.",
+                      c->role_arn, r->repository, c->caller_account);
+  case FIX_GRANT_ROLE_CONDITION:
+    return buf_printf(b,
+                      "It lets role %s (any session of it) pull from %s, as far as the role's "
+                      "own IAM policies allow it, and no other principal; naming it by "
+                      "aws:PrincipalArn keeps it working if the role is deleted and re-created "
+                      "with the same name.",
+                      c->role_arn, r->repository);
+  case FIX_GRANT_OU:
+    return buf_printf(b,
+                      "It lets every principal of every account in OU %s of organization %s, "
+                      "and in the OUs below it, pull from %s, as far as that principal's own "
+                      "IAM policies allow it, and nobody outside that OU.",
+                      c->ou_id, c->org_id, r->repository);
+  case FIX_GRANT_ACCOUNT:
+  default:
+    return buf_printf(b,
+                      "It lets the principals of account %s whose own IAM policies allow "
+                      "pulling pull from %s, and nobody in any other account.",
+                      r->caller_account, r->repository);
+  }
+}
+
+/* The IAM names of the identity fix: the inline policy is named after the repository (and
+ * its account and region, so two repositories of the same name do not overwrite each other);
+ * a name over IAM's 128 characters takes a hash of the repository ARN instead. */
+static void identity_policy_name(const struct fixctx *c, char *out, size_t size)
+{
+  const struct fix_request *r = c->r;
+  size_t n = (size_t)snprintf(out, size, "ecrdiag-pull-%s-%s-", r->registry_id, r->region);
+  if (n + strlen(r->repository) <= FIX_POLICY_NAME_MAX) {
+    for (const char *p = r->repository; *p && n + 1 < size; p++)
+      out[n++] = *p == '/' ? '_' : *p;
+    out[n] = '\0';
+    return;
+  }
+  char sha[65];
+  crypto_sha256_hex(c->repo_arn, strlen(c->repo_arn), sha);
+  snprintf(out + n, size - n, "%.16s", sha);
+}
+
+static enum err_code caveat_build(const struct fixctx *c, const struct policy_fix *f, struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  enum err_code rc = ERR_OK;
+  bool identity = r->target == FIX_TARGET_IDENTITY_POLICY;
+  if (identity && r->attach_managed)
+    rc = buf_printf(b,
+                    "%s is an AWS managed policy (its Resource is \"*\", and it also allows "
+                    "ecr:BatchImportUpstreamImage for pull through cache); the inline policy "
+                    "(without --managed) is limited to this repository. ",
+                    MANAGED_PULL_ONLY);
+  else if (identity) {
+    char name[FIX_POLICY_NAME_MAX + 1];
+    identity_policy_name(c, name, sizeof name);
+    rc = buf_printf(b,
+                    "The inline policy is named %s: put-role-policy replaces an inline policy "
+                    "of that name (ecrdiag's own, from an earlier run) and no other. ",
+                    name);
+  }
+  if (rc == ERR_OK && identity && c->caller_account[0] &&
+      strcmp(c->caller_account, r->registry_id) != 0)
+    rc = buf_printf(b,
+                    "Across accounts both sides must allow: the repository policy of account %s "
+                    "must also let this role pull. ",
+                    r->registry_id);
+  if (rc == ERR_OK && !identity && r->grant == FIX_GRANT_ROLE)
+    rc = buf_printf(b,
+                    "ECR refuses a repository policy naming a principal that does not exist, so "
+                    "role %s must exist when the policy is set. If the role is deleted and "
+                    "re-created, IAM has already replaced its ARN in this policy with the old "
+                    "role's unique id and the statement stops matching: the role-condition "
+                    "grant (Principal \"*\" with ArnEquals aws:PrincipalArn) survives that. ",
+                    c->role_arn);
+  if (rc == ERR_OK && c->role_derived)
+    rc = buf_printf(b,
+                    "The role ARN %s was derived from the session ARN, which does not carry the "
+                    "role's path: if the role has one (role/PATH/NAME), give its full ARN. ",
+                    c->role_arn);
+  if (rc == ERR_OK && f->merged_statements > 0)
+    rc = buf_printf(b,
+                    "To fit ECR's limit of %d characters, %zu statement%s with the same Effect, "
+                    "Action and Condition %s merged into others, their principals joined: the "
+                    "document grants exactly what the separate statements did. ",
+                    POLICYFIX_MAX_DOCUMENT_CHARS, f->merged_statements,
+                    f->merged_statements == 1 ? "" : "s",
+                    f->merged_statements == 1 ? "was" : "were");
+  /* Drop the last space. */
+  if (rc == ERR_OK && b->len > 0 && b->p[b->len - 1] == ' ')
+    b->p[--b->len] = '\0';
+  return rc;
 }
 
 /* The merge the script runs on the policy it reads (jq 1.5 or later): the same rules as
@@ -620,11 +1224,11 @@ static const char script_jq[] =
     "        end\n"
     "    end";
 
-static enum err_code script_build(const struct fix_request *r, const struct policy_fix *f,
-                                  struct buf *b)
+static enum err_code script_build(const struct fixctx *c, const struct policy_fix *f, struct buf *b)
 {
-  char who[64];
-  grant_who(r, who, sizeof who);
+  const struct fix_request *r = c->r;
+  char who[FIX_ARN_MAX];
+  grant_who(c, who, sizeof who);
   json_t *sid = json_object_get(f->statement, "Sid");
   const char *sid_s = json_is_string(sid) ? json_string_value(sid) : "";
   enum err_code rc = ERR_OK;
@@ -634,7 +1238,7 @@ static enum err_code script_build(const struct fix_request *r, const struct poli
     json_t *by = json_is_array(st) ? json_array_get(st, (size_t)f->granted_by) : st;
     json_t *by_sid = json_object_get(by, "Sid");
     /* The user's Sid goes into a shell comment: only if it cannot end the line. */
-    if (!all_chars(json_string_value(by_sid), LOWER DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1, 128))
+    if (!all_chars(json_string_value(by_sid), LOWER DIGITS UPPER, 1, 128))
       by_sid = NULL;
     return buf_printf(b,
                       "#!/bin/sh\n"
@@ -649,8 +1253,15 @@ static enum err_code script_build(const struct fix_request *r, const struct poli
   }
 
   char *stmt_text = json_dumps(f->statement, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (!stmt_text)
+  /* Merged to fit: the script sets ecrdiag's document, which the checksum ties to the policy
+   * it was computed from; the append below cannot merge statements. */
+  char *doc_text = f->merged_statements > 0 && f->document
+                       ? json_dumps(f->document, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+                       : NULL;
+  if (!stmt_text || (f->merged_statements > 0 && f->document && !doc_text)) {
+    free(stmt_text);
     return ERR_NOMEM;
+  }
   rc = buf_printf(b,
                   "#!/bin/sh\n"
                   "# ecrdiag fix: add statement %s to the repository policy of %s\n"
@@ -717,21 +1328,45 @@ static enum err_code script_build(const struct fix_request *r, const struct poli
         "    \"nothing was changed; run ecrdiag again\" >&2\n"
         "  exit 1\n"
         "fi\n"
-        "\n"
-        "# Append to Statement, keeping every other statement and the Version; output nothing\n"
-        "# when the statement is already there. Compact, as ECR counts whitespace.\n"
-        "jq -n -c -j --slurpfile cur \"$work/current.json\" \\\n"
-        "    --slurpfile add \"$work/statement.json\" '\n");
+        "\n");
+  if (rc == ERR_OK && doc_text) {
+    rc = buf_puts(b, "# The policy is the one ecrdiag read (checked above), and the statements of\n"
+                     "# the complete document below were merged to fit ECR's size limit: set it.\n"
+                     "cat >\"$work/document.json\" <<'ECRDIAG_DOCUMENT'\n");
+    if (rc == ERR_OK)
+      rc = buf_puts(b, doc_text);
+    if (rc == ERR_OK)
+      rc = buf_puts(b, "\nECRDIAG_DOCUMENT\n"
+                       "jq -c -j . \"$work/document.json\" >\"$work/new.json\"\n");
+  } else if (rc == ERR_OK) {
+    rc = buf_puts(b, "# Append to Statement, keeping every other statement and the Version; "
+                     "output nothing\n"
+                     "# when the statement is already there. Compact, as ECR counts whitespace.\n"
+                     "jq -n -c -j --slurpfile cur \"$work/current.json\" \\\n"
+                     "    --slurpfile add \"$work/statement.json\" '\n");
+    if (rc == ERR_OK)
+      rc = buf_puts(b, script_jq);
+    if (rc == ERR_OK)
+      rc = buf_puts(b, "' >\"$work/new.json\"\n"
+                       "if [ ! -s \"$work/new.json\" ]; then\n"
+                       "  echo \"the policy of $REPOSITORY already holds the statement: nothing "
+                       "to do\"\n"
+                       "  exit 0\n"
+                       "fi\n");
+  }
   if (rc == ERR_OK)
-    rc = buf_puts(b, script_jq);
+    rc = buf_printf(
+        b,
+        "chars=$(jq -R -s -j length \"$work/new.json\")\n"
+        "if [ \"$chars\" -gt %d ]; then\n"
+        "  echo \"the new policy would be $chars characters, over ECR's limit of %d:\" \\\n"
+        "    \"nothing was changed; grant the organization or an OU in one statement\" >&2\n"
+        "  exit 1\n"
+        "fi\n",
+        POLICYFIX_MAX_DOCUMENT_CHARS, POLICYFIX_MAX_DOCUMENT_CHARS);
   if (rc == ERR_OK)
     rc = buf_puts(
-        b, "' >\"$work/new.json\"\n"
-           "if [ ! -s \"$work/new.json\" ]; then\n"
-           "  echo \"the policy of $REPOSITORY already holds the statement: nothing to do\"\n"
-           "  exit 0\n"
-           "fi\n"
-           "\n"
+        b, "\n"
            "if [ -s \"$work/current.json\" ]; then\n"
            "  backup=\"ecr-policy-$REGISTRY_ID-$(printf '%s' \"$REPOSITORY\" | tr / _)\"\n"
            "  backup=\"$PWD/$backup-$(date -u +%Y%m%dT%H%M%SZ).json\"\n"
@@ -749,18 +1384,20 @@ static enum err_code script_build(const struct fix_request *r, const struct poli
            "echo \"to undo: aws ecr $undo --registry-id $REGISTRY_ID\" \\\n"
            "    \"--repository-name $REPOSITORY --region $REGION\"\n");
   free(stmt_text);
+  free(doc_text);
   return rc;
 }
 
-/* The Terraform resource name: the repository's name with every other character as '_'. */
-static enum err_code tf_name(const char *repository, struct buf *b)
+/* A Terraform identifier from s: lower-case letters and digits, every other character '_'. */
+static enum err_code tf_name(const char *s, struct buf *b)
 {
   enum err_code rc = ERR_OK;
-  if (repository[0] >= '0' && repository[0] <= '9')
+  if (s[0] >= '0' && s[0] <= '9')
     rc = buf_puts(b, "repo_");
-  for (const char *p = repository; rc == ERR_OK && *p; p++) {
-    bool keep = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
-    rc = buf_putc(b, keep ? *p : '_');
+  for (const char *p = s; rc == ERR_OK && *p; p++) {
+    char ch = pol_lower(*p);
+    bool keep = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+    rc = buf_putc(b, keep ? ch : '_');
   }
   return rc;
 }
@@ -777,9 +1414,10 @@ static enum err_code put_unknown_caveat(struct buf *b, const struct fix_request 
                     r->registry_id);
 }
 
-static enum err_code terraform_build(const struct fix_request *r, const struct policy_fix *f,
+static enum err_code terraform_build(const struct fixctx *c, const struct policy_fix *f,
                                      const char *doc_text, struct buf *b)
 {
+  const struct fix_request *r = c->r;
   struct buf name;
   buf_init(&name, FIX_SMALL_MAX_BYTES);
   enum err_code rc = tf_name(r->repository, &name);
@@ -808,9 +1446,10 @@ static enum err_code terraform_build(const struct fix_request *r, const struct p
   return rc;
 }
 
-static enum err_code cloudformation_build(const struct fix_request *r, const struct policy_fix *f,
+static enum err_code cloudformation_build(const struct fixctx *c, const struct policy_fix *f,
                                           const char *doc_text, struct buf *b)
 {
+  const struct fix_request *r = c->r;
   enum err_code rc = buf_printf(
       b,
       "# ecrdiag fix: the repository policy of %s (account %s, %s).\n"
@@ -830,9 +1469,158 @@ static enum err_code cloudformation_build(const struct fix_request *r, const str
   return rc;
 }
 
-/* The texts that need the final statement and document. */
-static enum err_code texts_build(const struct fix_request *r, struct policy_fix *f)
+/* ---- the identity fix's texts ---------------------------------------------------------- */
+
+static void managed_arn(const struct fixctx *c, char *out, size_t size)
 {
+  snprintf(out, size, "arn:%s:iam::aws:policy/%s", c->partition, MANAGED_PULL_ONLY);
+}
+
+static enum err_code identity_script_build(const struct fixctx *c, const struct policy_fix *f,
+                                           const char *doc_text, struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char pname[FIX_POLICY_NAME_MAX + 1], marn[FIX_ARN_MAX];
+  identity_policy_name(c, pname, sizeof pname);
+  managed_arn(c, marn, sizeof marn);
+  enum err_code rc = buf_printf(
+      b,
+      "#!/bin/sh\n"
+      "# ecrdiag fix: let role %s (account %s) pull from %s\n"
+      "# (account %s, %s) by %s.\n"
+      "# Run as an identity of account %s allowed iam:%s on the role. Needs the aws CLI.\n"
+      "set -eu\n"
+      "ROLE_NAME=",
+      c->role_name, c->caller_account, r->repository, r->registry_id, r->region,
+      r->attach_managed ? "attaching the AWS managed policy " MANAGED_PULL_ONLY
+                        : "adding an inline policy to the role",
+      c->caller_account, r->attach_managed ? "AttachRolePolicy" : "PutRolePolicy");
+  if (rc == ERR_OK)
+    rc = sh_quote(b, c->role_name);
+  if (rc == ERR_OK && r->attach_managed) {
+    rc = buf_puts(b, "\nPOLICY_ARN=");
+    if (rc == ERR_OK)
+      rc = sh_quote(b, marn);
+    if (rc == ERR_OK)
+      rc = buf_puts(
+          b, "\nexport AWS_PAGER=''\n"
+             "\n"
+             "# Attaching a policy the role already has changes nothing.\n"
+             "aws iam attach-role-policy --role-name \"$ROLE_NAME\" --policy-arn \"$POLICY_ARN\"\n"
+             "echo \"$POLICY_ARN attached to role $ROLE_NAME\"\n"
+             "echo \"to undo: aws iam detach-role-policy --role-name $ROLE_NAME\" \\\n"
+             "    \"--policy-arn $POLICY_ARN\"\n");
+    return rc;
+  }
+  if (rc == ERR_OK)
+    rc = buf_puts(b, "\nPOLICY_NAME=");
+  if (rc == ERR_OK)
+    rc = sh_quote(b, pname);
+  if (rc == ERR_OK)
+    rc = buf_puts(b, "\nexport AWS_PAGER=''\n"
+                     "\n"
+                     "work=$(mktemp -d)\n"
+                     "trap 'rm -rf \"$work\"' EXIT\n"
+                     "\n"
+                     "# A quoted heredoc: the shell expands nothing inside the JSON.\n"
+                     "cat >\"$work/policy.json\" <<'ECRDIAG_POLICY'\n");
+  if (rc == ERR_OK)
+    rc = buf_puts(b, doc_text);
+  if (rc == ERR_OK)
+    rc = buf_puts(
+        b, "\nECRDIAG_POLICY\n"
+           "\n"
+           "# Creates the inline policy, or replaces ecrdiag's own of the same name: running\n"
+           "# this twice changes nothing more.\n"
+           "aws iam put-role-policy --role-name \"$ROLE_NAME\" --policy-name \"$POLICY_NAME\" \\\n"
+           "    --policy-document \"file://$work/policy.json\"\n"
+           "echo \"inline policy $POLICY_NAME set on role $ROLE_NAME\"\n"
+           "echo \"to undo: aws iam delete-role-policy --role-name $ROLE_NAME\" \\\n"
+           "    \"--policy-name $POLICY_NAME\"\n");
+  (void)f;
+  return rc;
+}
+
+static enum err_code identity_terraform_build(const struct fixctx *c, const char *doc_text,
+                                              struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char pname[FIX_POLICY_NAME_MAX + 1], marn[FIX_ARN_MAX];
+  identity_policy_name(c, pname, sizeof pname);
+  managed_arn(c, marn, sizeof marn);
+  struct buf name;
+  buf_init(&name, FIX_SMALL_MAX_BYTES);
+  enum err_code rc = tf_name(r->attach_managed ? c->role_name : r->repository, &name);
+  if (rc == ERR_OK)
+    rc = buf_printf(b,
+                    "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n"
+                    "# The provider must act in account %s, the role's: add an aliased\n"
+                    "# provider (provider = aws.<alias>) when your default one is another "
+                    "account's.\n",
+                    c->role_name, r->repository, r->registry_id, r->region, c->caller_account);
+  if (rc == ERR_OK && r->attach_managed)
+    rc = buf_printf(b,
+                    "resource \"aws_iam_role_policy_attachment\" \"ecrdiag_pull_only_%s\" {\n"
+                    "  role       = \"%s\"\n"
+                    "  policy_arn = \"%s\"\n"
+                    "}\n",
+                    buf_str(&name), c->role_name, marn);
+  else if (rc == ERR_OK) {
+    rc = buf_printf(b,
+                    "resource \"aws_iam_role_policy\" \"ecrdiag_pull_%s\" {\n"
+                    "  name   = \"%s\"\n"
+                    "  role   = \"%s\"\n"
+                    "  policy = <<EOT\n",
+                    buf_str(&name), pname, c->role_name);
+    if (rc == ERR_OK)
+      rc = put_hcl_heredoc(b, doc_text);
+    if (rc == ERR_OK)
+      rc = buf_puts(b, "\nEOT\n}\n");
+  }
+  buf_release(&name);
+  return rc;
+}
+
+static enum err_code identity_cloudformation_build(const struct fixctx *c, const char *doc_text,
+                                                   struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char pname[FIX_POLICY_NAME_MAX + 1], marn[FIX_ARN_MAX];
+  identity_policy_name(c, pname, sizeof pname);
+  managed_arn(c, marn, sizeof marn);
+  enum err_code rc = buf_printf(b, "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n",
+                                c->role_name, r->repository, r->registry_id, r->region);
+  if (rc == ERR_OK && r->attach_managed)
+    return buf_printf(b,
+                      "# CloudFormation has no resource that attaches an AWS managed policy on "
+                      "its own: add\n"
+                      "# the ARN to the ManagedPolicyArns property of the AWS::IAM::Role "
+                      "resource of role\n"
+                      "# %s (a stack in account %s), keeping the ARNs already there.\n"
+                      "ManagedPolicyArns:\n"
+                      "  - \"%s\"\n",
+                      c->role_name, c->caller_account, marn);
+  if (rc == ERR_OK)
+    rc = buf_printf(b,
+                    "# A resource for the Resources section of a stack in account %s.\n"
+                    "EcrdiagPullPolicy:\n"
+                    "  Type: AWS::IAM::RolePolicy\n"
+                    "  Properties:\n"
+                    "    RoleName: \"%s\"\n"
+                    "    PolicyName: \"%s\"\n"
+                    "    PolicyDocument:\n",
+                    c->caller_account, c->role_name, pname);
+  if (rc == ERR_OK)
+    rc = put_indented(b, doc_text, 6);
+  if (rc == ERR_OK)
+    rc = buf_putc(b, '\n');
+  return rc;
+}
+
+/* The texts that need the final statement and document. */
+static enum err_code texts_build(const struct fixctx *c, struct policy_fix *f)
+{
+  bool identity = c->r->target == FIX_TARGET_IDENTITY_POLICY;
   enum err_code rc = ERR_OK;
   json_t *shown =
       f->document ? json_incref(f->document)
@@ -844,13 +1632,22 @@ static enum err_code texts_build(const struct fix_request *r, struct policy_fix 
     rc = ERR_NOMEM;
     goto out;
   }
-  if ((rc = opens_build(r, &b)) != ERR_OK || !(f->opens = buf_detach(&b)))
+  if ((rc = opens_build(c, &b)) != ERR_OK || !(f->opens = buf_detach(&b)))
     goto out;
-  if ((rc = script_build(r, f, &b)) != ERR_OK || !(f->aws_cli = buf_detach(&b)))
+  if ((rc = caveat_build(c, f, &b)) != ERR_OK)
     goto out;
-  if ((rc = terraform_build(r, f, doc_text, &b)) != ERR_OK || !(f->terraform = buf_detach(&b)))
+  if (b.len > 0 && !(f->caveat = buf_detach(&b)))
     goto out;
-  if ((rc = cloudformation_build(r, f, doc_text, &b)) != ERR_OK ||
+  if ((rc = identity ? identity_script_build(c, f, doc_text, &b) : script_build(c, f, &b)) !=
+          ERR_OK ||
+      !(f->aws_cli = buf_detach(&b)))
+    goto out;
+  if ((rc = identity ? identity_terraform_build(c, doc_text, &b)
+                     : terraform_build(c, f, doc_text, &b)) != ERR_OK ||
+      !(f->terraform = buf_detach(&b)))
+    goto out;
+  if ((rc = identity ? identity_cloudformation_build(c, doc_text, &b)
+                     : cloudformation_build(c, f, doc_text, &b)) != ERR_OK ||
       !(f->cloudformation = buf_detach(&b)))
     goto out;
 out:
@@ -862,7 +1659,545 @@ out:
   return rc;
 }
 
+/* ---- verification ---------------------------------------------------------------------- */
+
+/* What the identity side is assumed to allow for a cross-account caller, so that the
+ * repository policy alone is what verification tests. */
+static const char identity_allow_doc[] =
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:*\","
+    "\"Resource\":\"*\"}]}";
+
+#define VERIFY_MAX_PATHS 8
+#define VERIFY_NOTE_MAX_BYTES 2048
+
+/* A principal to evaluate as, with its own storage. */
+struct vprin {
+  struct policy_principal p;
+  char arn[FIX_ARN_MAX + 96];
+  char role_arn[FIX_ARN_MAX];
+  char account[16];
+  char path[FIX_ARN_MAX];
+  const char *paths[VERIFY_MAX_PATHS];
+};
+
+/* An account id for a made-up principal: the first of ids that is neither a nor b. */
+static const char *other_account(const char *const *ids, size_t n, const char *a, const char *b)
+{
+  for (size_t i = 0; i < n; i++)
+    if ((!a || strcmp(ids[i], a) != 0) && (!b || strcmp(ids[i], b) != 0))
+      return ids[i];
+  return ids[0];
+}
+
+/* v as a session of role_arn ("arn:P:iam::A:role/PATH/NAME"). */
+static void vprin_session(struct vprin *v, const char *role_arn, const char *session)
+{
+  struct arn_parts a;
+  const char *name = "ecrdiag";
+  snprintf(v->role_arn, sizeof v->role_arn, "%s", role_arn);
+  if (arn_split(role_arn, &a)) {
+    const char *slash = strrchr(a.resource, '/');
+    name = slash ? slash + 1 : a.resource;
+    snprintf(v->account, sizeof v->account, "%s", a.account);
+  }
+  snprintf(v->arn, sizeof v->arn, "arn:%s:sts::%s:assumed-role/%s/%s", a.partition, v->account,
+           name, session);
+  v->p.type = POLICY_PRINCIPAL_ASSUMED_ROLE;
+  v->p.arn = v->arn;
+  v->p.role_arn = v->role_arn;
+  v->p.account = v->account;
+}
+
+static void vprin_made_up(struct vprin *v, const struct fixctx *c, const char *account,
+                          const char *role)
+{
+  char role_arn[FIX_ARN_MAX];
+  snprintf(role_arn, sizeof role_arn, "arn:%s:iam::%s:role/%s", c->partition, account, role);
+  vprin_session(v, role_arn, "ecrdiag-verification");
+}
+
+/* The caller, as the request describes it (or as the grant implies when it does not). */
+static void caller_principal(const struct fixctx *c, struct vprin *v)
+{
+  const struct fix_request *r = c->r;
+  static const char *const spare[] = {"111111111111", "222222222222"};
+  memset(v, 0, sizeof *v);
+  struct arn_parts a;
+  bool parsed = r->principal_arn && arn_split(r->principal_arn, &a) && valid_account(a.account) &&
+                strlen(r->principal_arn) < sizeof v->arn;
+  const char *name;
+  if (parsed && strcmp(a.service, "sts") == 0 && strncmp(a.resource, "assumed-role/", 13) == 0) {
+    /* The role: as resolved for the grant, as given, or as the session names it. */
+    const char *rn = a.resource + 13, *slash = strchr(rn, '/');
+    if (c->role_arn[0] || r->role_arn)
+      snprintf(v->role_arn, sizeof v->role_arn, "%s", c->role_arn[0] ? c->role_arn : r->role_arn);
+    else
+      snprintf(v->role_arn, sizeof v->role_arn, "arn:%s:iam::%s:role/%.*s", a.partition, a.account,
+               slash ? (int)(slash - rn) : (int)strlen(rn), rn);
+    snprintf(v->arn, sizeof v->arn, "%s", r->principal_arn);
+    snprintf(v->account, sizeof v->account, "%s", a.account);
+    v->p.type = POLICY_PRINCIPAL_ASSUMED_ROLE;
+    v->p.arn = v->arn;
+    v->p.role_arn = v->role_arn;
+    v->p.account = v->account;
+  } else if (parsed && (strcmp(a.service, "iam") == 0 || strcmp(a.service, "sts") == 0) &&
+             (strcmp(a.resource, "root") == 0 || strncmp(a.resource, "user/", 5) == 0 ||
+              strncmp(a.resource, "federated-user/", 15) == 0)) {
+    snprintf(v->arn, sizeof v->arn, "%s", r->principal_arn);
+    snprintf(v->account, sizeof v->account, "%s", a.account);
+    v->p.type = a.resource[0] == 'r'   ? POLICY_PRINCIPAL_ROOT
+                : a.resource[0] == 'u' ? POLICY_PRINCIPAL_USER
+                                       : POLICY_PRINCIPAL_FEDERATED_USER;
+    v->p.arn = v->arn;
+    v->p.account = v->account;
+  } else if (c->role_arn[0]) {
+    vprin_session(v, c->role_arn, "ecrdiag-verification");
+  } else if (parsed && strcmp(a.service, "iam") == 0 && role_resource(a.resource, &name)) {
+    vprin_session(v, r->principal_arn, "ecrdiag-verification");
+  } else {
+    vprin_made_up(v, c,
+                  c->caller_account[0] ? c->caller_account
+                                       : other_account(spare, NELEM(spare), r->registry_id, NULL),
+                  "ecrdiag-verification");
+  }
+  v->p.org_id = c->org_id[0] ? c->org_id : NULL;
+  if (r->n_org_paths > 0) {
+    for (size_t i = 0; i < r->n_org_paths && i < VERIFY_MAX_PATHS; i++)
+      v->paths[i] = r->org_paths[i];
+    v->p.n_org_paths = r->n_org_paths < VERIFY_MAX_PATHS ? r->n_org_paths : VERIFY_MAX_PATHS;
+  } else if (c->ou_path[0]) {
+    v->paths[0] = c->ou_path;
+    v->p.n_org_paths = 1;
+  }
+  v->p.org_paths = v->p.n_org_paths ? v->paths : NULL;
+}
+
+/* Principals the grant must not let in (unless the old document already did). */
+enum probe_kind {
+  PROBE_OUTSIDER,     /* another account, in no organization */
+  PROBE_ORG_SIBLING,  /* another account of the caller's organization, in another OU */
+  PROBE_SAME_ACCOUNT, /* another role of the caller's account */
+};
+
+static const struct {
+  enum probe_kind kind;
+  const char *who;
+} probes[] = {
+    {PROBE_OUTSIDER, "a principal of an account outside the organization"},
+    {PROBE_ORG_SIBLING, "a principal of another account of the organization, in another OU"},
+    {PROBE_SAME_ACCOUNT, "another role of the caller's account"},
+};
+
+static bool probe_expected(enum fix_grant g, enum probe_kind k)
+{
+  switch (k) {
+  case PROBE_ORG_SIBLING: return g == FIX_GRANT_ORG;
+  case PROBE_SAME_ACCOUNT: return g == FIX_GRANT_ACCOUNT || g == FIX_GRANT_ORG || g == FIX_GRANT_OU;
+  case PROBE_OUTSIDER: break;
+  }
+  return false;
+}
+
+/* Builds probe k from the caller; false when it does not apply (no organization known). */
+static bool probe_principal(const struct fixctx *c, const struct vprin *caller, enum probe_kind k,
+                            struct vprin *v)
+{
+  static const char *const strangers[] = {"999999999999", "999999999998", "999999999997"};
+  memset(v, 0, sizeof *v);
+  const char *reg = c->r->registry_id;
+  switch (k) {
+  case PROBE_OUTSIDER:
+    vprin_made_up(v, c, other_account(strangers, NELEM(strangers), caller->account, reg),
+                  "ecrdiag-probe");
+    return true;
+  case PROBE_ORG_SIBLING: {
+    if (!caller->p.org_id)
+      return false;
+    vprin_made_up(v, c, other_account(strangers, NELEM(strangers), caller->account, reg),
+                  "ecrdiag-probe");
+    /* The caller's root, if a path says which, and an OU id no real OU can have (its second
+     * part is too short), so no grant ecrdiag writes can name it. */
+    const char *known = caller->p.n_org_paths ? caller->paths[0] : NULL;
+    const char *root = known ? strchr(known, '/') : NULL;
+    const char *root_end = root ? strchr(root + 1, '/') : NULL;
+    if (root_end)
+      snprintf(v->path, sizeof v->path, "%.*s/ou-ecrdiag-probe/", (int)(root_end - known), known);
+    else
+      snprintf(v->path, sizeof v->path, "%s/r-ecrd/ou-ecrdiag-probe/", caller->p.org_id);
+    v->paths[0] = v->path;
+    v->p.org_paths = v->paths;
+    v->p.n_org_paths = 1;
+    v->p.org_id = caller->p.org_id;
+    return true;
+  }
+  case PROBE_SAME_ACCOUNT:
+    vprin_made_up(v, c, caller->account, "ecrdiag-probe-other-role");
+    v->p.org_id = caller->p.org_id;
+    v->p.org_paths = caller->p.org_paths;
+    v->p.n_org_paths = caller->p.n_org_paths;
+    return true;
+  }
+  return false;
+}
+
+/* One evaluation; ERR_OK unless the evaluator refuses the request. */
+static enum err_code eval_one(const struct vprin *v, const char *action, const char *resource,
+                              const struct policy *identity, const struct policy *resource_policy,
+                              struct policy_decision *d)
+{
+  const struct policy *ids[1] = {identity};
+  struct policy_request req;
+  memset(&req, 0, sizeof req);
+  req.principal = v->p;
+  req.action = action;
+  req.resource = resource;
+  req.identity_policies = identity ? ids : NULL;
+  req.n_identity_policies = identity ? 1 : 0;
+  req.resource_policy = resource_policy;
+  return policy_evaluate(&req, d, NULL);
+}
+
+/* Why d is not an Allow, in words, appended to note. */
+static enum err_code explain_decision(const struct policy_decision *d, const struct policy *p,
+                                      struct buf *note)
+{
+  char slot[64];
+  enum err_code rc = buf_puts(note, policy_outcome_name(d->decision));
+  if (rc == ERR_OK && d->decision == POLICY_EXPLICIT_DENY && d->n_decisive > 0) {
+    const struct policy_decisive *x = &d->decisive[0];
+    policy_slot_name(x->slot, true, slot, sizeof slot);
+    rc = buf_printf(note, " by %s Statement[%zu]%s%s%s", slot, x->statement, x->sid ? " (Sid " : "",
+                    x->sid ? x->sid : "", x->sid ? ")" : "");
+    /* A Deny that turns on the network or the request: ecrdiag evaluates offline, without
+     * those keys, so the live request may differ. */
+    if (rc == ERR_OK && x->slot.kind == POLICY_SLOT_RESOURCE && p && x->statement < p->n_stmts) {
+      const struct pstmt *st = &p->stmts[x->statement];
+      bool first = true;
+      for (uint32_t k = 0; rc == ERR_OK && k < st->n_conds; k++) {
+        const char *key = st->conds[k].key_name;
+        if (strncmp(st->conds[k].key.p, "aws:principal", 13) == 0)
+          continue;
+        rc = buf_printf(note, "%s%s", first ? ", whose condition depends on " : ", ", key);
+        first = false;
+      }
+      if (rc == ERR_OK && !first)
+        rc = buf_puts(note, " (request context ecrdiag does not have offline)");
+    }
+  } else if (rc == ERR_OK && d->decision == POLICY_IMPLICIT_DENY) {
+    for (size_t i = 0; rc == ERR_OK && i < d->n_missing && i < 3; i++) {
+      policy_slot_name(d->missing_allow_in[i], false, slot, sizeof slot);
+      rc = buf_printf(note, "%s%s", i ? ", " : ": no Allow in ", slot);
+    }
+    for (size_t i = 0; rc == ERR_OK && i < d->n_near_misses && i < 1; i++) {
+      const struct policy_near_miss *m = &d->near_misses[i];
+      if (m->reason == POLICY_MISS_CONDITION)
+        rc = buf_printf(note, " (Statement[%zu] does not apply: %s on %s is false)", m->statement,
+                        m->cond_operator, m->cond_key);
+      else if (m->reason == POLICY_MISS_ACCOUNT_ONLY)
+        rc = buf_printf(note,
+                        " (Statement[%zu] names only the account, which delegates to "
+                        "IAM policies)",
+                        m->statement);
+    }
+  }
+  return rc;
+}
+
+/* True when v may pull (both required actions) with the repository policy p; a cross-account
+ * caller's identity side is taken to allow. On a refusal, explains it into note when given. */
+static enum err_code pull_allowed(const struct fixctx *c, const struct vprin *v,
+                                  const struct policy *p, const struct policy *allow, bool *ok,
+                                  struct buf *note)
+{
+  bool cross = strcmp(v->account, c->r->registry_id) != 0;
+  *ok = true;
+  for (size_t i = 0; i < NELEM(pull_required); i++) {
+    struct policy_decision d;
+    enum err_code rc = eval_one(v, pull_required[i], c->repo_arn, cross ? allow : NULL, p, &d);
+    if (rc != ERR_OK)
+      return rc;
+    if (d.decision == POLICY_ALLOW)
+      continue;
+    *ok = false;
+    if (!note)
+      return ERR_OK;
+    rc = buf_printf(note, "%s is still refused %s (", v->arn, pull_required[i]);
+    if (rc == ERR_OK)
+      rc = explain_decision(&d, p, note);
+    return rc == ERR_OK ? buf_puts(note, ")") : rc;
+  }
+  return ERR_OK;
+}
+
+/* The first critical lint finding of text, or false when there is none. */
+static enum err_code lint_critical(const char *text, char *msg, size_t size, bool *found)
+{
+  struct policylint_report rep;
+  *found = false;
+  enum err_code rc = policylint_run(text, strlen(text), &rep, NULL);
+  for (size_t i = 0; rc == ERR_OK && i < rep.n; i++)
+    if (rep.findings[i].severity == POLICYLINT_SEV_CRITICAL) {
+      snprintf(msg, size, "%s (%s)", rep.findings[i].message,
+               policylint_rule_info(rep.findings[i].rule)->id);
+      *found = true;
+      break;
+    }
+  if (rc == ERR_OK && !*found && policylint_has_critical(&rep)) {
+    snprintf(msg, size, "more findings than lint keeps");
+    *found = true;
+  }
+  policylint_release(&rep);
+  return rc;
+}
+
+static enum err_code verify_repository(const struct fixctx *c, struct policy_fix *f,
+                                       struct buf *note)
+{
+  const struct fix_request *r = c->r;
+  struct policy *newp = NULL, *oldp = NULL, *allow = NULL;
+  struct err pe = {0};
+  char *text = NULL;
+  struct vprin caller, probe;
+  enum err_code rc = ERR_OK;
+  json_t *doc = f->document
+                    ? json_incref(f->document)
+                    : json_pack("{s:s, s:[O]}", "Version", "2012-10-17", "Statement", f->statement);
+  if (!doc || !(text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
+    rc = ERR_NOMEM;
+    goto out;
+  }
+  if ((rc = policy_parse(identity_allow_doc, strlen(identity_allow_doc), &allow, NULL)) != ERR_OK)
+    goto out;
+  if (policy_parse(text, strlen(text), &newp, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The document does not parse as a policy: %s.", pe.msg);
+    goto out;
+  }
+  /* The old document, for "was this principal let in before?": none when there was none (or
+   * when it was not read: then the statement is judged on its own). */
+  if (r->current_known && r->current_policy &&
+      policy_parse(r->current_policy, strlen(r->current_policy), &oldp, NULL) != ERR_OK)
+    oldp = NULL;
+
+  caller_principal(c, &caller);
+  bool cross = strcmp(caller.account, r->registry_id) != 0;
+  bool ok;
+  if ((rc = buf_puts(note, f->document ? ""
+                                       : "The statement on its own (the live policy was not "
+                                         "read; the script merges into it): ")) != ERR_OK)
+    goto out;
+  if ((rc = pull_allowed(c, &caller, newp, allow, &ok, note)) != ERR_OK)
+    goto out;
+  if (!ok) {
+    rc = buf_puts(note, ".");
+    goto out;
+  }
+
+  for (size_t i = 0; i < NELEM(probes); i++) {
+    if (r->target == FIX_TARGET_REPOSITORY_POLICY && probe_expected(r->grant, probes[i].kind))
+      continue;
+    if (!probe_principal(c, &caller, probes[i].kind, &probe))
+      continue;
+    bool now, before = false;
+    if ((rc = pull_allowed(c, &probe, newp, allow, &now, NULL)) != ERR_OK)
+      goto out;
+    if (!now)
+      continue;
+    if ((rc = pull_allowed(c, &probe, oldp, allow, &before, NULL)) != ERR_OK)
+      goto out;
+    if (!before) {
+      rc = buf_printf(note, "The document lets %s pull (%s), outside the chosen %s.", probes[i].who,
+                      probe.arn, grant_scope(r->grant));
+      goto out;
+    }
+  }
+
+  char msg[POLICYLINT_MSG_MAX + 64];
+  bool critical = false, was_critical = false;
+  if ((rc = lint_critical(text, msg, sizeof msg, &critical)) != ERR_OK)
+    goto out;
+  if (critical) {
+    char old_msg[POLICYLINT_MSG_MAX + 64];
+    if (r->current_known && r->current_policy &&
+        (rc = lint_critical(r->current_policy, old_msg, sizeof old_msg, &was_critical)) != ERR_OK)
+      goto out;
+    rc = buf_printf(note, "Lint finds a critical problem in the document%s: %s.",
+                    was_critical ? " (already in the current policy)" : "", msg);
+    goto out;
+  }
+  f->verified = true;
+  rc = buf_printf(note,
+                  "Re-evaluated with ecrdiag's evaluator: %s may call ecr:BatchGetImage and "
+                  "ecr:GetDownloadUrlForLayer on %s (%s), no principal outside the %s gains "
+                  "access, and lint finds nothing critical in the document.",
+                  caller.arn, c->repo_arn,
+                  cross ? "its own IAM policies assumed to allow them, as they must across "
+                          "accounts"
+                        : "the repository policy alone, with no IAM policy of its own",
+                  grant_scope(r->grant));
+out:
+  policy_free(newp);
+  policy_free(oldp);
+  policy_free(allow);
+  free(text);
+  json_decref(doc);
+  return rc;
+}
+
+static enum err_code verify_identity(const struct fixctx *c, struct policy_fix *f, struct buf *note)
+{
+  const struct fix_request *r = c->r;
+  struct policy *idp = NULL, *repo = NULL;
+  char *text = f->document ? json_dumps(f->document, JSON_COMPACT) : NULL;
+  const char *idtext = f->document ? text : managed_pull_only_doc;
+  struct err pe = {0};
+  enum err_code rc = ERR_OK;
+  struct vprin caller;
+  caller_principal(c, &caller);
+  bool cross = strcmp(caller.account, r->registry_id) != 0;
+  if (!idtext) {
+    rc = ERR_NOMEM;
+    goto out;
+  }
+  if (policy_parse(idtext, strlen(idtext), &idp, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The policy does not parse: %s.", pe.msg);
+    goto out;
+  }
+  if (!r->current_known && cross) {
+    rc = buf_printf(note,
+                    "Across accounts the repository policy of account %s must "
+                    "allow the pull too, and it could not be read.",
+                    r->registry_id);
+    goto out;
+  }
+  if (r->current_known && r->current_policy &&
+      policy_parse(r->current_policy, strlen(r->current_policy), &repo, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The repository policy read does not parse: %s.", pe.msg);
+    goto out;
+  }
+  static const char *const checks[][2] = {
+      {"ecr:GetAuthorizationToken", "*"},
+      {"ecr:BatchGetImage", NULL},
+      {"ecr:GetDownloadUrlForLayer", NULL},
+  };
+  for (size_t i = 0; i < NELEM(checks); i++) {
+    struct policy_decision d;
+    const char *res = checks[i][1] ? checks[i][1] : c->repo_arn;
+    if ((rc = eval_one(&caller, checks[i][0], res, idp, repo, &d)) != ERR_OK)
+      goto out;
+    if (d.decision == POLICY_ALLOW)
+      continue;
+    rc = buf_printf(note, "%s is still refused %s on %s (", caller.arn, checks[i][0], res);
+    if (rc == ERR_OK)
+      rc = explain_decision(&d, repo, note);
+    if (rc == ERR_OK)
+      rc = buf_puts(note, ").");
+    goto out;
+  }
+  f->verified = true;
+  rc = buf_printf(note,
+                  "Re-evaluated with ecrdiag's evaluator: with this %s, %s may call "
+                  "ecr:GetAuthorizationToken on \"*\" and ecr:BatchGetImage and "
+                  "ecr:GetDownloadUrlForLayer on %s, %s.",
+                  r->attach_managed ? "managed policy" : "inline policy", caller.arn, c->repo_arn,
+                  !r->current_known    ? "assuming the repository policy (not read) denies "
+                                         "nothing"
+                  : !r->current_policy ? "with no repository policy"
+                  : cross              ? "with the repository policy as read allowing it"
+                                       : "with the repository policy as read");
+out:
+  policy_free(idp);
+  policy_free(repo);
+  free(text);
+  return rc;
+}
+
+static enum err_code verify(const struct fixctx *c, struct policy_fix *f)
+{
+  struct buf note;
+  buf_init(&note, VERIFY_NOTE_MAX_BYTES);
+  f->verified = false;
+  enum err_code rc = c->r->target == FIX_TARGET_IDENTITY_POLICY ? verify_identity(c, f, &note)
+                                                                : verify_repository(c, f, &note);
+  if (rc == ERR_TOO_LARGE)
+    rc = ERR_OK; /* the note was cut short: what is there still says it */
+  if (rc == ERR_OK && !(f->verification = buf_detach(&note)))
+    rc = ERR_NOMEM;
+  if (rc != ERR_OK)
+    f->verified = false;
+  buf_release(&note);
+  return rc;
+}
+
 /* ---- the whole fix --------------------------------------------------------------------- */
+
+static enum err_code identity_build(const struct fixctx *c, struct policy_fix *out)
+{
+  out->target = "identity_policy";
+  out->basis = FIX_BASIS_NONE;
+  if (!(out->role_arn = str_dup(c->role_arn)))
+    return ERR_NOMEM;
+  if (c->r->attach_managed) {
+    json_t *m = json_loads(managed_pull_only_doc, 0, NULL);
+    out->statement = json_incref(json_array_get(json_object_get(m, "Statement"), 0));
+    json_decref(m);
+    return out->statement ? ERR_OK : ERR_NOMEM;
+  }
+  json_t *acts = actions_json();
+  if (!acts)
+    return ERR_NOMEM;
+  out->document =
+      json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:o, s:s}]}", "Version", "2012-10-17",
+                "Statement", "Sid", "EcrAuthorizationToken", "Effect", "Allow", "Action",
+                "ecr:GetAuthorizationToken", "Resource", "*", "Sid", "EcrPullRepository", "Effect",
+                "Allow", "Action", acts, "Resource", c->repo_arn);
+  if (!out->document)
+    return ERR_NOMEM;
+  out->statement = json_incref(json_array_get(json_object_get(out->document, "Statement"), 1));
+  return ERR_OK;
+}
+
+static enum err_code repository_build(const struct fixctx *c, struct policy_fix *out, struct err *e)
+{
+  const struct fix_request *req = c->r;
+  enum err_code rc = ERR_OK;
+  json_t *stmt = statement_build(c);
+  if (!stmt)
+    return err_set(e, ERR_NOMEM, "out of memory building the fix");
+  if ((req->grant == FIX_GRANT_ROLE || req->grant == FIX_GRANT_ROLE_CONDITION) &&
+      !(out->role_arn = str_dup(c->role_arn))) {
+    rc = err_set(e, ERR_NOMEM, "out of memory building the fix");
+    goto out;
+  }
+  char sha[65];
+  if (!req->current_known) {
+    out->basis = FIX_BASIS_UNKNOWN;
+    out->statement = json_incref(stmt);
+    goto out;
+  }
+  const char *text = req->current_policy ? req->current_policy : "";
+  out->basis = req->current_policy ? FIX_BASIS_READ : FIX_BASIS_NONE;
+  crypto_sha256_hex(text, strlen(text), sha);
+  long carried = -1;
+  if ((rc = merge_impl(req->current_policy, stmt, &out->document, &out->granted_by, &carried,
+                       &out->merged_statements, e)) != ERR_OK)
+    goto out;
+  out->already_granted = out->granted_by >= 0;
+  if (!(out->based_on_sha256 = str_dup(sha))) {
+    rc = err_set(e, ERR_NOMEM, "out of memory building the fix");
+    goto out;
+  }
+  if (out->already_granted) {
+    out->statement = json_incref(stmt);
+  } else {
+    /* The copy in the document: its Sid may have been made unique, or it may have been merged
+     * into another statement to fit the size limit. */
+    json_t *st = json_object_get(out->document, "Statement");
+    out->statement = json_incref(json_array_get(st, (size_t)carried));
+  }
+out:
+  json_decref(stmt);
+  return rc;
+}
 
 enum err_code policyfix_build(const struct fix_request *req, struct policy_fix *out, struct err *e)
 {
@@ -871,51 +2206,32 @@ enum err_code policyfix_build(const struct fix_request *req, struct policy_fix *
   out->granted_by = -1;
   if (!req)
     return err_set(e, ERR_INVALID, "no fix request");
-  enum err_code rc = request_check(req, e);
+  struct fixctx c;
+  memset(&c, 0, sizeof c);
+  c.r = req;
+  enum err_code rc = request_check(&c, e);
   if (rc != ERR_OK)
     return rc;
-  const char *partition = req->partition ? req->partition : partition_of_region(req->region);
-  struct buf arn;
-  buf_init(&arn, FIX_SMALL_MAX_BYTES);
-  json_t *stmt = NULL;
-
-  if ((rc = buf_printf(&arn, "arn:%s:ecr:%s:%s:repository/%s", partition, req->region,
-                       req->registry_id, req->repository)) != ERR_OK ||
-      !(out->arn = buf_detach(&arn)) || !(stmt = statement_build(req, partition))) {
+  out->grant = req->grant;
+  if (!(out->arn = str_dup(c.repo_arn))) {
     rc = err_set(e, ERR_NOMEM, "out of memory building the fix");
     goto out;
   }
-
-  char sha[65];
-  if (!req->current_known) {
-    out->basis = FIX_BASIS_UNKNOWN;
-    out->statement = json_incref(stmt);
-  } else {
-    const char *text = req->current_policy ? req->current_policy : "";
-    out->basis = req->current_policy ? FIX_BASIS_READ : FIX_BASIS_NONE;
-    crypto_sha256_hex(text, strlen(text), sha);
-    if ((rc = policyfix_merge(req->current_policy, stmt, &out->document, &out->granted_by, e)) !=
-        ERR_OK)
-      goto out;
-    out->already_granted = out->granted_by >= 0;
-    if (!(out->based_on_sha256 = str_dup(sha))) {
-      rc = err_set(e, ERR_NOMEM, "out of memory building the fix");
+  if (req->target == FIX_TARGET_IDENTITY_POLICY) {
+    if ((rc = identity_build(&c, out)) != ERR_OK) {
+      rc = err_set(e, rc, "out of memory building the fix");
       goto out;
     }
-    if (out->already_granted) {
-      out->statement = json_incref(stmt);
-    } else {
-      /* The copy in the document, whose Sid may have been made unique. */
-      json_t *st = json_object_get(out->document, "Statement");
-      out->statement = json_incref(json_array_get(st, json_array_size(st) - 1));
-    }
+  } else if ((rc = repository_build(&c, out, e)) != ERR_OK) {
+    goto out;
   }
-  if ((rc = texts_build(req, out)) != ERR_OK)
+  if ((rc = texts_build(&c, out)) != ERR_OK) {
     rc = err_set(e, rc, "%s writing the fix's scripts", err_code_str(rc));
-
+    goto out;
+  }
+  if ((rc = verify(&c, out)) != ERR_OK)
+    rc = err_set(e, rc, "%s verifying the fix", err_code_str(rc));
 out:
-  json_decref(stmt);
-  buf_release(&arn);
   if (rc != ERR_OK)
     policyfix_release(out);
   return rc;
@@ -933,7 +2249,27 @@ void policyfix_release(struct policy_fix *f)
   free(f->aws_cli);
   free(f->terraform);
   free(f->cloudformation);
+  free(f->role_arn);
+  free(f->caveat);
+  free(f->verification);
   memset(f, 0, sizeof *f);
   f->target = "repository_policy";
   f->granted_by = -1;
+}
+
+json_t *policyfix_to_json(const struct policy_fix *f)
+{
+  static const char *const basis[] = {"unknown", "none", "read"};
+  bool repo = f->target && strcmp(f->target, "repository_policy") == 0;
+  return json_pack(
+      "{s:s, s:s?, s:s?, s:s?, s:O?, s:O?, s:s?, s:s, s:s?, s:s?, s:b, s:I, s:b, s:s?, s:I, "
+      "s:s?, s:s?, s:s?}",
+      "target", f->target ? f->target : "repository_policy", "grant",
+      repo ? policyfix_grant_name(f->grant) : NULL, "arn", f->arn, "role_arn", f->role_arn,
+      "statement", f->statement, "document", f->document, "based_on_sha256", f->based_on_sha256,
+      "basis", basis[(unsigned)f->basis < 3 ? f->basis : 0], "opens", f->opens, "caveat", f->caveat,
+      "already_granted", f->already_granted, "granted_by", (json_int_t)f->granted_by, "verified",
+      f->verified, "verification", f->verification, "merged_statements",
+      (json_int_t)f->merged_statements, "aws_cli", f->aws_cli, "terraform", f->terraform,
+      "cloudformation", f->cloudformation);
 }

@@ -376,8 +376,8 @@ static bool sc_at(const struct scan *sc, char c)
 
 static void sc_ws(struct scan *sc)
 {
-  while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' ||
-                           sc->s[sc->i] == '\r' || sc->s[sc->i] == '\n'))
+  while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' || sc->s[sc->i] == '\r' ||
+                           sc->s[sc->i] == '\n'))
     sc_adv(sc);
 }
 
@@ -617,7 +617,7 @@ struct lint {
   struct policylint_report *r;
   struct locmap locs;
   json_t *doc;
-  json_t *stmts;    /* the Statement element: an array, or one object */
+  json_t *stmts; /* the Statement element: an array, or one object */
   bool nomem;
 };
 
@@ -864,7 +864,7 @@ static void rule_resource(struct lint *L, size_t i, const json_t *st, const char
 }
 
 struct action_ctx {
-  const char *elem; /* "Action" or "NotAction" */
+  const char *elem;  /* "Action" or "NotAction" */
   bool typo_of_pull; /* an unknown action whose nearest name is a pull action */
 };
 
@@ -896,8 +896,8 @@ static void check_action(struct lint *L, size_t i, const char *v, const char *pa
     for (size_t k = 0; k < NELEM(ecr_actions); k++)
       if (pol_glob(act, an, NULL, ecr_actions[k], strlen(ecr_actions[k]), GLOB_ICASE))
         return;
-    finding(L, POLICYLINT_UNKNOWN_ACTION, (long)i, path,
-            "%s: %s \"%.80s\" matches no ECR action", name, ctx->elem, v);
+    finding(L, POLICYLINT_UNKNOWN_ACTION, (long)i, path, "%s: %s \"%.80s\" matches no ECR action",
+            name, ctx->elem, v);
     return;
   }
   if (policylint_ecr_action_known(act))
@@ -945,7 +945,8 @@ static void rule_pull(struct lint *L, size_t i, const json_t *st, const char *sp
   bool get = action_elem_matches(acts, "ecr:BatchGetImage");
   bool layer = action_elem_matches(acts, "ecr:GetDownloadUrlForLayer");
   json_t *sid = json_object_get(st, "Sid");
-  bool meant = get || layer || typo || (json_is_string(sid) && icontains(json_string_value(sid), "pull"));
+  bool meant =
+      get || layer || typo || (json_is_string(sid) && icontains(json_string_value(sid), "pull"));
   if (!meant || (get && layer))
     return;
   char p[PATH_MAX_BYTES], name[128];
@@ -1147,14 +1148,15 @@ struct org_ctx {
   const char *key;
 };
 
-static void check_org_value(struct lint *L, size_t i, const char *v, const char *path,
-                            void *vctx)
+static void check_org_value(struct lint *L, size_t i, const char *v, const char *path, void *vctx)
 {
   struct org_ctx *ctx = vctx;
-  if (has_wild(v) || strstr(v, "${"))
-    return; /* a pattern or a variable: not an id to check */
   const char *slash = ctx->ck->org == ORG_PATH ? strchr(v, '/') : NULL;
   size_t n = slash ? (size_t)(slash - v) : strlen(v);
+  /* A pattern or a variable where the id is: not an id to check. */
+  for (size_t k = 0; k < n; k++)
+    if (v[k] == '*' || v[k] == '?' || (v[k] == '$' && v[k + 1] == '{'))
+      return;
   if (valid_org_id(v, n))
     return;
   char name[128];
@@ -1304,11 +1306,10 @@ enum err_code policylint_run(const char *text, size_t n, struct policylint_repor
   json_error_t je;
   L.doc = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
   if (!L.doc) {
-    finding(&L, POLICYLINT_JSON_SYNTAX, -1, NULL, "line %d, column %d: %s", je.line, je.column,
-            je.text);
+    finding(&L, POLICYLINT_JSON_SYNTAX, -1, NULL, "not valid JSON: %s", je.text);
     if (L.r->n > 0) {
       L.r->findings[L.r->n - 1].line = je.line;
-      L.r->findings[L.r->n - 1].column = je.column;
+      L.r->findings[L.r->n - 1].column = je.column > 0 ? je.column : 1;
     }
     rule_size(&L, text, n);
     goto out;
@@ -1349,10 +1350,9 @@ json_t *policylint_to_json(const struct policylint_report *r)
   for (size_t i = 0; findings && r && i < r->n; i++) {
     const struct policylint_finding *f = &r->findings[i];
     json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "rule", rule_infos[f->rule].id,
-                          "severity", policylint_severity_name(f->severity), "message",
-                          f->message, "statement",
-                          f->statement >= 0 ? json_integer(f->statement) : json_null(), "line",
-                          f->line > 0 ? json_integer(f->line) : json_null(), "column",
+                          "severity", policylint_severity_name(f->severity), "message", f->message,
+                          "statement", f->statement >= 0 ? json_integer(f->statement) : json_null(),
+                          "line", f->line > 0 ? json_integer(f->line) : json_null(), "column",
                           f->column > 0 ? json_integer(f->column) : json_null());
     if (!o || json_array_append_new(findings, o) != 0) {
       json_decref(findings);

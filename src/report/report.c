@@ -54,23 +54,7 @@ static json_t *image_json(const struct diagnosis *d)
 
 static json_t *fix_json(const struct diagnosis *d)
 {
-  if (!d->has_fix)
-    return json_null();
-  const struct policy_fix *f = &d->fix;
-  json_t *o = json_object();
-  json_object_set_new(o, "target", json_string(f->target));
-  json_object_set_new(o, "arn", str_or_null(f->arn));
-  json_object_set(o, "statement", f->statement ? f->statement : json_null());
-  json_object_set(o, "document", f->document ? f->document : json_null());
-  json_object_set_new(o, "based_on_sha256", str_or_null(f->based_on_sha256));
-  static const char *const basis[] = {"unknown", "none", "read"};
-  json_object_set_new(o, "basis", json_string(basis[f->basis]));
-  json_object_set_new(o, "opens", str_or_null(f->opens));
-  json_object_set_new(o, "already_granted", json_boolean(f->already_granted));
-  json_object_set_new(o, "aws_cli", str_or_null(f->aws_cli));
-  json_object_set_new(o, "terraform", str_or_null(f->terraform));
-  json_object_set_new(o, "cloudformation", str_or_null(f->cloudformation));
-  return o;
+  return d->has_fix ? policyfix_to_json(&d->fix) : json_null();
 }
 
 json_t *report_json(const struct diagnosis *d)
@@ -295,20 +279,42 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
   if (!d->has_fix)
     return;
   const struct policy_fix *f = &d->fix;
-  fprintf(out, "\n%sFix%s: add this statement to the repository policy of %s in account %s\n",
-          st->bold, st->reset, d->ref.repository, d->ref.registry_id);
+  bool identity = f->target && strcmp(f->target, "identity_policy") == 0;
+  if (identity && !f->statement)
+    fprintf(out, "\n%sFix%s: attach the AWS managed policy AmazonEC2ContainerRegistryPullOnly to "
+                 "role %s\n", st->bold, st->reset, f->role_arn ? f->role_arn : "the node role");
+  else if (identity)
+    fprintf(out, "\n%sFix%s: add this inline policy statement to role %s\n", st->bold,
+            st->reset, f->role_arn ? f->role_arn : "the node role");
+  else if (f->merged_statements > 0)
+    fprintf(out, "\n%sFix%s: widen this existing statement of the repository policy of %s in "
+                 "account %s (merged to fit ECR's size limit)\n",
+            st->bold, st->reset, d->ref.repository, d->ref.registry_id);
+  else
+    fprintf(out, "\n%sFix%s: add this statement to the repository policy of %s in account %s\n",
+            st->bold, st->reset, d->ref.repository, d->ref.registry_id);
   if (f->already_granted)
     fprintf(out, "  (the current policy already holds an equivalent statement)\n");
-  print_json_block(out, f->statement, "  ");
+  if (f->statement)
+    print_json_block(out, f->statement, "  ");
+  if (f->verification) {
+    fprintf(out, "  %s%s%s ", f->verified ? st->green : st->red,
+            f->verified ? "Verified:" : "NOT verified:", st->reset);
+    print_wrapped(out, f->verification, 2, width);
+  }
+  if (f->caveat) {
+    fputs("  Caveat: ", out);
+    print_wrapped(out, f->caveat, 2, width);
+  }
   if (f->opens) {
     fputs("  What it opens: ", out);
     print_wrapped(out, f->opens, 2, width);
   }
   if (f->document) {
-    fprintf(out, "\n%sComplete repository policy to set%s (every existing statement kept):\n",
-            st->bold, st->reset);
+    fprintf(out, "\n%sComplete %s to set%s (every existing statement kept):\n", st->bold,
+            identity ? "policy document" : "repository policy", st->reset);
     print_json_block(out, f->document, "  ");
-  } else {
+  } else if (!identity) {
     fputs("\n  ", out);
     print_wrapped(out,
                   "The current repository policy could not be read from this account, so no "
@@ -319,13 +325,18 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
   /* Scripts are printed flush left between rules: indenting them would break the heredoc
    * terminators when a user pastes them. */
   if (f->aws_cli) {
-    fprintf(out, "\n%saws CLI%s (run as an identity of account %s that may set the policy):\n",
-            st->bold, st->reset, d->ref.registry_id);
+    fprintf(out, "\n%saws CLI%s (run as an identity of account %s that may change it):\n",
+            st->bold, st->reset,
+            identity ? (d->caller.account ? d->caller.account : "?") : d->ref.registry_id);
     print_code(out, f->aws_cli, st);
   }
   if (f->terraform) {
     fprintf(out, "\n%sTerraform%s:\n", st->bold, st->reset);
     print_code(out, f->terraform, st);
+  }
+  if (f->cloudformation) {
+    fprintf(out, "\n%sCloudFormation%s:\n", st->bold, st->reset);
+    print_code(out, f->cloudformation, st);
   }
 }
 

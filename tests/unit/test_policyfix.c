@@ -1,7 +1,7 @@
-/* Tests of the repository policy fix: the seed case's statements, the merge (existing
- * statements kept byte for byte as JSON values and in order, Sid collisions, idempotency, the
- * size limit), the cases in fixtures/policies/fix/, the Terraform and CloudFormation texts
- * parsed back, and the aws CLI script run by sh against a fake `aws` on PATH. */
+/* Tests of the policy fix: every grant kind and the identity fix, the merge (statements kept
+ * byte for byte and in order, Sid collisions, idempotency, the size limit and the merging that
+ * fits it), verification, the cases in fixtures/policies/fix/, Terraform and CloudFormation
+ * parsed back, and the aws CLI scripts run by sh against a fake `aws` on PATH. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +18,9 @@
 #include <jansson.h>
 
 #include "ecrdiag/crypto.h"
+#include "ecrdiag/policy.h"
 #include "ecrdiag/policyfix.h"
+#include "ecrdiag/policylint.h"
 
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define ORG_STATEMENT                                                                         \
@@ -47,6 +49,11 @@ static const char existing_policy[] =
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
+#define SEED_SESSION "arn:aws:sts::722000009750:assumed-role/eks-node/i-0abc1234"
+#define SEED_ROLE "arn:aws:iam::722000009750:role/eks-node"
+#define SEED_OU_PATH "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"
+static const char *const seed_org_paths[] = {SEED_OU_PATH};
+
 static struct fix_request seed_request(enum fix_grant grant)
 {
   struct fix_request r = {
@@ -59,9 +66,37 @@ static struct fix_request seed_request(enum fix_grant grant)
       .org_id = "o-a1b2c3d4e5",
       .current_known = true,
       .current_policy = NULL,
+      .principal_arn = SEED_SESSION,
+      .org_paths = seed_org_paths,
+      .n_org_paths = 1,
   };
   return r;
 }
+
+/* A policy of statements that have nothing to do with the puller and block nothing it needs:
+ * a Deny of deletion to everyone, a push grant for a CI role, service principals narrowed to
+ * the account, a Deny without TLS. Every grant must leave them exactly as they are. */
+static const char unrelated_policy[] =
+    "{\"Version\": \"2012-10-17\", \"Id\": \"platform-images\", \"Statement\": [\n"
+    " {\"Sid\": \"DenyDelete\", \"Effect\": \"Deny\", \"Principal\": \"*\",\n"
+    "  \"Action\": [\"ecr:DeleteRepository\", \"ecr:BatchDeleteImage\"]},\n"
+    " {\"Sid\": \"CiPush\", \"Effect\": \"Allow\", \"Principal\": {\"AWS\": "
+    "\"arn:aws:iam::632000001762:role/ci-pusher\"},\n"
+    "  \"Action\": [\"ecr:PutImage\", \"ecr:InitiateLayerUpload\", \"ecr:UploadLayerPart\", "
+    "\"ecr:CompleteLayerUpload\", \"ecr:BatchCheckLayerAvailability\"]},\n"
+    " {\"Sid\": \"CodeBuildPull\", \"Effect\": \"Allow\", \"Principal\": {\"Service\": "
+    "\"codebuild.amazonaws.com\"},\n"
+    "  \"Action\": [\"ecr:BatchGetImage\", \"ecr:GetDownloadUrlForLayer\"],\n"
+    "  \"Condition\": {\"StringEquals\": {\"aws:SourceAccount\": \"632000001762\"}}},\n"
+    " {\"Sid\": \"LambdaPull\", \"Effect\": \"Allow\", \"Principal\": {\"Service\": "
+    "\"lambda.amazonaws.com\"},\n"
+    "  \"Action\": [\"ecr:BatchGetImage\", \"ecr:GetDownloadUrlForLayer\"],\n"
+    "  \"Condition\": {\"ArnLike\": {\"aws:SourceArn\": "
+    "\"arn:aws:lambda:ap-southeast-1:632000001762:function:*\"}}},\n"
+    " {\"Sid\": \"DenyWithoutTls\", \"Effect\": \"Deny\", \"Principal\": \"*\", \"Action\": "
+    "\"ecr:*\",\n"
+    "  \"Condition\": {\"Bool\": {\"aws:SecureTransport\": \"false\"}}}\n"
+    "]}\n";
 
 static json_t *parse(const char *text)
 {
@@ -120,8 +155,8 @@ static void file_write(const char *path, const char *text, int mode)
     assert_int_equal(chmod(path, (mode_t)mode), 0);
 }
 
-/* Builds the fix and asserts success. */
-static void build_ok(const struct fix_request *r, struct policy_fix *f)
+/* Builds the fix (any target) and asserts success. */
+static void build_any(const struct fix_request *r, struct policy_fix *f)
 {
   struct err e = {0};
   enum err_code rc = policyfix_build(r, f, &e);
@@ -132,7 +167,38 @@ static void build_ok(const struct fix_request *r, struct policy_fix *f)
   assert_non_null(f->aws_cli);
   assert_non_null(f->terraform);
   assert_non_null(f->cloudformation);
+  assert_non_null(f->verification);
+}
+
+/* Builds a repository policy fix and asserts success. */
+static void build_ok(const struct fix_request *r, struct policy_fix *f)
+{
+  build_any(r, f);
   assert_string_equal(f->target, "repository_policy");
+}
+
+static void assert_verified(const struct policy_fix *f)
+{
+  if (!f->verified)
+    fail_msg("not verified: %s", f->verification);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+  if (!haystack || !strstr(haystack, needle))
+    fail_msg("\"%s\" lacks \"%s\"", haystack ? haystack : "(null)", needle);
+}
+
+/* Lint finds nothing critical in the fix's document. */
+static void assert_lint_clean(const json_t *doc)
+{
+  char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  struct policylint_report rep;
+  assert_int_equal(policylint_run(s, strlen(s), &rep, NULL), ERR_OK);
+  if (policylint_has_critical(&rep))
+    fail_msg("lint: %s", rep.findings[0].message);
+  policylint_release(&rep);
+  free(s);
 }
 
 /* Every statement of before is in after, unchanged, in order, at the front; the Version and
@@ -466,6 +532,7 @@ static void test_size_limit(void **state)
   assert_int_equal(policyfix_build(&r, &f, &e), ERR_TOO_LARGE);
   assert_non_null(strstr(e.msg, "10241 characters"));
   assert_non_null(strstr(e.msg, "aws:PrincipalOrgID"));
+  assert_non_null(strstr(e.msg, "--grant ou"));
   assert_null(f.document);
   policyfix_release(&f);
   free(text);
@@ -518,8 +585,10 @@ static void run_case(const char *path)
     fail_msg("%s: %s", path, je.text);
   const char *grant = json_string_value(json_object_get(c, "grant"));
   assert_non_null(grant);
-  struct fix_request r =
-      seed_request(strcmp(grant, "org") == 0 ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT);
+  enum fix_grant g;
+  if (!policyfix_grant_parse(grant, &g))
+    fail_msg("%s: unknown grant %s", path, grant);
+  struct fix_request r = seed_request(g);
   json_t *cur = json_object_get(c, "current");
   char *text = cur ? json_dumps(cur, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
                    : strdup(json_string_value(json_object_get(c, "current_text")));
@@ -579,6 +648,551 @@ static void test_fixture_cases(void **state)
   }
   closedir(d);
   assert_true(n >= 20); /* a missing directory must not pass as "no cases" */
+}
+
+/* ---- the grant kinds ------------------------------------------------------------------- */
+
+static void test_grant_names(void **state)
+{
+  (void)state;
+  const enum fix_grant all[] = {FIX_GRANT_ORG, FIX_GRANT_ACCOUNT, FIX_GRANT_ROLE,
+                                FIX_GRANT_ROLE_CONDITION, FIX_GRANT_OU};
+  assert_int_equal(sizeof all / sizeof all[0], FIX_GRANT_COUNT);
+  for (size_t i = 0; i < FIX_GRANT_COUNT; i++) {
+    enum fix_grant g;
+    assert_non_null(policyfix_grant_name(all[i]));
+    assert_true(policyfix_grant_parse(policyfix_grant_name(all[i]), &g));
+    assert_int_equal(g, all[i]);
+  }
+  enum fix_grant g;
+  assert_false(policyfix_grant_parse("everyone", &g));
+  assert_false(policyfix_grant_parse(NULL, &g));
+  assert_null(policyfix_grant_name((enum fix_grant)99));
+}
+
+/* The policy with unrelated statements survives every grant unchanged, and each grant is
+ * verified, lint-clean and idempotent. */
+static void test_unrelated_statements_survive(void **state)
+{
+  (void)state;
+  const enum fix_grant all[] = {FIX_GRANT_ORG, FIX_GRANT_ACCOUNT, FIX_GRANT_ROLE,
+                                FIX_GRANT_ROLE_CONDITION, FIX_GRANT_OU};
+  json_t *before = parse(unrelated_policy);
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    struct fix_request r = seed_request(all[i]);
+    r.current_policy = unrelated_policy;
+    struct policy_fix f;
+    build_ok(&r, &f);
+    assert_preserved(before, f.document);
+    assert_int_equal(json_array_size(json_object_get(f.document, "Statement")), 6);
+    assert_false(f.already_granted);
+    assert_int_equal(f.merged_statements, 0);
+    assert_verified(&f);
+    assert_lint_clean(f.document);
+    assert_int_equal(f.grant, all[i]);
+    assert_idempotent(&r, &f);
+    policyfix_release(&f);
+  }
+  json_decref(before);
+}
+
+static void test_role_grant(void **state)
+{
+  (void)state;
+  struct fix_request r = seed_request(FIX_GRANT_ROLE);
+  struct policy_fix f;
+  build_ok(&r, &f);
+  /* The role, derived from the session: never the session ARN. */
+  assert_json_text(f.statement,
+                   "{\"Sid\":\"AllowPullFromRoleeksnode\",\"Effect\":\"Allow\",\"Principal\":"
+                   "{\"AWS\":\"" SEED_ROLE "\"},\"Action\":[\"ecr:BatchCheckLayerAvailability\","
+                   "\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\"]}");
+  char *doc = compact(f.document);
+  assert_null(strstr(doc, "assumed-role"));
+  free(doc);
+  assert_string_equal(f.role_arn, SEED_ROLE);
+  assert_contains(f.opens, "role " SEED_ROLE);
+  assert_contains(f.opens, "no other principal");
+  assert_contains(f.caveat, "ECR refuses a repository policy naming a principal that does not "
+                            "exist");
+  assert_contains(f.caveat, "role-condition");
+  assert_contains(f.caveat, "does not carry the role's path");
+  assert_verified(&f);
+  assert_contains(f.verification, SEED_SESSION);
+  assert_idempotent(&r, &f);
+  policyfix_release(&f);
+
+  /* The role ARN with its path, given: used as is, and no path caveat. */
+  r.role_arn = "arn:aws:iam::722000009750:role/nodes/eks-node";
+  build_ok(&r, &f);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(f.statement, "Principal"), "AWS")),
+      "arn:aws:iam::722000009750:role/nodes/eks-node");
+  assert_null(strstr(f.caveat, "path"));
+  assert_verified(&f);
+  policyfix_release(&f);
+
+  /* The condition form: Principal "*" narrowed by aws:PrincipalArn, lint-clean. */
+  r = seed_request(FIX_GRANT_ROLE_CONDITION);
+  build_ok(&r, &f);
+  assert_json_text(f.statement,
+                   "{\"Sid\":\"AllowPullFromRoleeksnode\",\"Effect\":\"Allow\",\"Principal\":\"*\","
+                   "\"Action\":[\"ecr:BatchCheckLayerAvailability\",\"ecr:BatchGetImage\","
+                   "\"ecr:GetDownloadUrlForLayer\"],\"Condition\":{\"ArnEquals\":"
+                   "{\"aws:PrincipalArn\":\"" SEED_ROLE "\"}}}");
+  assert_contains(f.opens, "re-created");
+  assert_null(strstr(f.caveat, "does not exist"));
+  assert_lint_clean(f.document);
+  assert_verified(&f);
+  assert_idempotent(&r, &f);
+  policyfix_release(&f);
+
+  /* Same account: the role grant works on its own (no IAM policy needed), unlike an account
+   * grant, which is refused. */
+  r = seed_request(FIX_GRANT_ROLE);
+  r.principal_arn = "arn:aws:sts::632000001762:assumed-role/eks-node/i-0abc1234";
+  r.caller_account = "632000001762";
+  build_ok(&r, &f);
+  assert_verified(&f);
+  assert_contains(f.verification, "the repository policy alone");
+  policyfix_release(&f);
+}
+
+static void test_role_grant_invalid(void **state)
+{
+  (void)state;
+  struct fix_request cases[6];
+  for (int i = 0; i < 6; i++)
+    cases[i] = seed_request(FIX_GRANT_ROLE);
+  cases[0].principal_arn = "arn:aws:iam::722000009750:user/alice"; /* a user, not a role */
+  cases[1].principal_arn = NULL;                                   /* nothing says which role */
+  cases[2].role_arn = "arn:aws:iam::722000009750:role/x'$(reboot)";
+  cases[3].role_arn = "arn:aws:iam::111111111111:role/eks-node";    /* not the caller's account */
+  cases[4].role_arn = "arn:aws-cn:iam::722000009750:role/eks-node"; /* another partition */
+  cases[5].principal_arn = "arn:aws:sts::722000009750:assumed-role/eks node/x";
+  for (int i = 0; i < 6; i++) {
+    struct policy_fix f;
+    struct err e = {0};
+    assert_int_equal(policyfix_build(&cases[i], &f, &e), ERR_INVALID);
+    assert_true(e.msg[0] != '\0');
+    assert_null(f.aws_cli);
+    policyfix_release(&f);
+  }
+  struct err e = {0};
+  struct policy_fix f;
+  assert_int_equal(policyfix_build(&cases[0], &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "account grant");
+}
+
+static void test_ou_grant(void **state)
+{
+  (void)state;
+  /* The caller's own OU by default. */
+  struct fix_request r = seed_request(FIX_GRANT_OU);
+  struct policy_fix f;
+  build_ok(&r, &f);
+  assert_json_text(f.statement,
+                   "{\"Sid\":\"AllowPullFromOuab1211111111\",\"Effect\":\"Allow\",\"Principal\":"
+                   "\"*\",\"Action\":[\"ecr:BatchCheckLayerAvailability\",\"ecr:BatchGetImage\","
+                   "\"ecr:GetDownloadUrlForLayer\"],\"Condition\":{\"ForAnyValue:StringLike\":"
+                   "{\"aws:PrincipalOrgPaths\":\"" SEED_OU_PATH "*\"}}}");
+  assert_contains(f.opens, "OU ou-ab12-11111111 of organization o-a1b2c3d4e5");
+  assert_contains(f.opens, "nobody outside that OU");
+  assert_verified(&f);
+  assert_lint_clean(f.document);
+  assert_idempotent(&r, &f);
+  policyfix_release(&f);
+
+  /* A parent OU, given without its trailing slash: the caller, in a child OU, is inside. */
+  const char *child[] = {"o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/"};
+  r.org_paths = child;
+  r.ou_path = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111";
+  build_ok(&r, &f);
+  assert_string_equal(
+      json_string_value(json_object_get(
+          json_object_get(json_object_get(f.statement, "Condition"), "ForAnyValue:StringLike"),
+          "aws:PrincipalOrgPaths")),
+      SEED_OU_PATH "*");
+  assert_verified(&f);
+  policyfix_release(&f);
+
+  /* An OU the caller is not in: built, but verification says the caller is still refused. */
+  r.ou_path = "o-a1b2c3d4e5/r-ab12/ou-ab12-33333333/";
+  r.org_paths = seed_org_paths;
+  build_ok(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "still refused ecr:BatchGetImage");
+  assert_contains(f.verification, "aws:PrincipalOrgPaths");
+  policyfix_release(&f);
+
+  /* Invalid: no path at all, only the root, another organization, a malformed OU id. */
+  const char *bad[] = {NULL, "o-a1b2c3d4e5/r-ab12/", "o-zzzzzzzzzz/r-ab12/ou-ab12-11111111/",
+                       "o-a1b2c3d4e5/r-ab12/ou-x/", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/;ls/"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = seed_request(FIX_GRANT_OU);
+    r.ou_path = bad[i];
+    if (!bad[i])
+      r.n_org_paths = 0;
+    struct err e = {0};
+    assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+    policyfix_release(&f);
+  }
+}
+
+/* ---- the identity fix ------------------------------------------------------------------ */
+
+static json_t *cloudformation_policy_document(const char *cfn)
+{
+  const char *start = strstr(cfn, "    PolicyDocument:\n");
+  assert_non_null(start);
+  return parse(start + strlen("    PolicyDocument:\n"));
+}
+
+static json_t *terraform_document(const char *tf);
+
+static void test_identity_inline(void **state)
+{
+  (void)state;
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.target = FIX_TARGET_IDENTITY_POLICY;
+  /* Cross account: A's repository policy (read) lets the organization in. */
+  char *grant = NULL;
+  {
+    struct fix_request g = seed_request(FIX_GRANT_ORG);
+    struct policy_fix gf;
+    build_ok(&g, &gf);
+    grant = compact(gf.document);
+    policyfix_release(&gf);
+  }
+  r.current_policy = grant;
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_string_equal(f.target, "identity_policy");
+  assert_string_equal(f.role_arn, SEED_ROLE);
+  assert_int_equal(f.basis, FIX_BASIS_NONE);
+  assert_json_text(
+      f.document,
+      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"EcrAuthorizationToken\",\"Effect\":"
+      "\"Allow\",\"Action\":\"ecr:GetAuthorizationToken\",\"Resource\":\"*\"},{\"Sid\":"
+      "\"EcrPullRepository\",\"Effect\":\"Allow\",\"Action\":[\"ecr:BatchCheckLayerAvailability\","
+      "\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\"],\"Resource\":\"arn:aws:ecr:"
+      "ap-southeast-1:632000001762:repository/audit/sa/cicd-runner\"}]}");
+  assert_true(json_equal(f.statement, json_array_get(json_object_get(f.document, "Statement"), 1)));
+  assert_verified(&f);
+  assert_contains(f.verification, "ecr:GetAuthorizationToken on \"*\"");
+  assert_contains(f.opens, "no other repository");
+  assert_contains(f.caveat, "ecrdiag-pull-632000001762-ap-southeast-1-audit_sa_cicd-runner");
+  assert_contains(f.caveat, "both sides must allow");
+  assert_contains(f.aws_cli, "aws iam put-role-policy --role-name \"$ROLE_NAME\"");
+  assert_contains(f.aws_cli, "ROLE_NAME='eks-node'");
+  assert_contains(f.aws_cli, "delete-role-policy");
+  assert_contains(f.terraform,
+                  "resource \"aws_iam_role_policy\" \"ecrdiag_pull_audit_sa_cicd_runner\"");
+  assert_contains(f.terraform, "  role   = \"eks-node\"\n");
+  json_t *tf = terraform_document(f.terraform);
+  assert_true(json_equal(tf, f.document));
+  json_decref(tf);
+  assert_contains(f.cloudformation, "Type: AWS::IAM::RolePolicy");
+  assert_contains(f.cloudformation, "RoleName: \"eks-node\"");
+  json_t *cfn = cloudformation_policy_document(f.cloudformation);
+  assert_true(json_equal(cfn, f.document));
+  json_decref(cfn);
+  json_t *j = policyfix_to_json(&f);
+  assert_true(json_is_null(json_object_get(j, "grant")));
+  assert_string_equal(json_string_value(json_object_get(j, "target")), "identity_policy");
+  json_decref(j);
+  policyfix_release(&f);
+
+  /* Cross account, the repository policy not read: both sides cannot be checked. */
+  r.current_known = false;
+  build_any(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "could not be read");
+  policyfix_release(&f);
+
+  /* Cross account, no repository policy: A refuses, and verification says so. */
+  r.current_known = true;
+  r.current_policy = NULL;
+  build_any(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "resource_policy");
+  policyfix_release(&f);
+
+  /* Same account: the identity policy is enough. */
+  r.principal_arn = "arn:aws:sts::632000001762:assumed-role/eks-node/i-0abc1234";
+  r.caller_account = "632000001762";
+  build_any(&r, &f);
+  assert_verified(&f);
+  assert_null(strstr(f.caveat, "both sides"));
+  policyfix_release(&f);
+
+  /* No role to put the policy on. */
+  r.principal_arn = "arn:aws:iam::632000001762:user/alice";
+  struct err e = {0};
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  policyfix_release(&f);
+  free(grant);
+}
+
+static void test_identity_managed(void **state)
+{
+  (void)state;
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.target = FIX_TARGET_IDENTITY_POLICY;
+  r.attach_managed = true;
+  r.principal_arn = "arn:aws:sts::632000001762:assumed-role/eks-node/i-0abc1234";
+  r.caller_account = "632000001762";
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_string_equal(f.target, "identity_policy");
+  assert_null(f.document);
+  assert_contains(f.aws_cli, "aws iam attach-role-policy --role-name \"$ROLE_NAME\"");
+  assert_contains(f.aws_cli,
+                  "POLICY_ARN='arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly'");
+  assert_contains(f.aws_cli, "detach-role-policy");
+  assert_contains(f.terraform, "resource \"aws_iam_role_policy_attachment\"");
+  assert_contains(f.terraform,
+                  "policy_arn = \"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly\"");
+  assert_contains(f.cloudformation, "ManagedPolicyArns:");
+  assert_contains(f.opens, "every ECR repository");
+  assert_contains(f.caveat, "BatchImportUpstreamImage");
+  /* What AWS's policy grants, for display and for the verification. */
+  char *st = compact(f.statement);
+  assert_contains(st, "ecr:GetAuthorizationToken");
+  free(st);
+  assert_verified(&f);
+  policyfix_release(&f);
+
+  /* The partition's ARN. */
+  r.partition = "aws-cn";
+  r.region = "cn-north-1";
+  r.principal_arn = "arn:aws-cn:sts::632000001762:assumed-role/eks-node/i-0abc1234";
+  build_any(&r, &f);
+  assert_contains(f.aws_cli, "arn:aws-cn:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly");
+  policyfix_release(&f);
+}
+
+/* ---- the size limit: statements merged ------------------------------------------------- */
+
+/* A policy of one statement per account (the usual way policies outgrow the limit), with
+ * room left for less than one more. *accounts receives the account ids (12 digits each). */
+static char *per_account_policy(char accounts[][13], size_t max, size_t *n, bool distinct)
+{
+  json_t *st = json_array();
+  json_t *doc = json_pack("{s:s, s:o}", "Version", "2012-10-17", "Statement", st);
+  char *text = NULL;
+  for (*n = 0; *n < max; (*n)++) {
+    snprintf(accounts[*n], 13, "1111%08zu", *n);
+    char sid[64], arn[64];
+    snprintf(sid, sizeof sid, "AllowPullFromAccount%s", accounts[*n]);
+    snprintf(arn, sizeof arn, "arn:aws:iam::%s:root", accounts[*n]);
+    json_t *one = json_pack("{s:s, s:s, s:{s:s}, s:[s, s, s]}", "Sid", sid, "Effect", "Allow",
+                            "Principal", "AWS", arn, "Action", "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer");
+    /* distinct: a condition of its own, so that no two statements can merge */
+    if (distinct)
+      json_object_set_new(
+          one, "Condition",
+          json_pack("{s:{s:s}}", "StringEquals", "aws:PrincipalAccount", accounts[*n]));
+    json_array_append_new(st, one);
+    free(text);
+    text = compact(doc);
+    if (strlen(text) > POLICYFIX_MAX_DOCUMENT_CHARS) {
+      /* One too many: without it, there is less room than one more statement takes. */
+      json_array_remove(st, *n);
+      free(text);
+      text = compact(doc);
+      break;
+    }
+  }
+  assert_true(strlen(text) <= POLICYFIX_MAX_DOCUMENT_CHARS);
+  json_decref(doc);
+  return text;
+}
+
+/* May a session in account pull with the repository policy doc (its IAM side allowing)? */
+static bool account_may_pull(const json_t *doc, const char *account)
+{
+  struct policy *rp = NULL, *ip = NULL;
+  char *text = compact(doc);
+  const char *allow = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                      "\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}";
+  assert_int_equal(policy_parse(text, strlen(text), &rp, NULL), ERR_OK);
+  assert_int_equal(policy_parse(allow, strlen(allow), &ip, NULL), ERR_OK);
+  char arn[128], role[128];
+  snprintf(arn, sizeof arn, "arn:aws:sts::%s:assumed-role/node/i-1", account);
+  snprintf(role, sizeof role, "arn:aws:iam::%s:role/node", account);
+  const struct policy *ids[1] = {ip};
+  struct policy_request req = {
+      .principal = {.type = POLICY_PRINCIPAL_ASSUMED_ROLE,
+                    .arn = arn,
+                    .account = account,
+                    .role_arn = role},
+      .resource = "arn:aws:ecr:ap-southeast-1:632000001762:repository/audit/sa/cicd-runner",
+      .identity_policies = ids,
+      .n_identity_policies = 1,
+      .resource_policy = rp,
+  };
+  bool ok = true;
+  const char *actions[] = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"};
+  for (int i = 0; i < 2; i++) {
+    struct policy_decision d;
+    req.action = actions[i];
+    assert_int_equal(policy_evaluate(&req, &d, NULL), ERR_OK);
+    ok = ok && d.decision == POLICY_ALLOW;
+  }
+  policy_free(rp);
+  policy_free(ip);
+  free(text);
+  return ok;
+}
+
+static void test_size_merges_statements(void **state)
+{
+  (void)state;
+  char accounts[80][13];
+  size_t n = 0;
+  char *text = per_account_policy(accounts, 80, &n, false);
+  struct fix_request r = seed_request(FIX_GRANT_ACCOUNT);
+  r.current_policy = text;
+  struct policy_fix f;
+  build_ok(&r, &f);
+  assert_int_equal(f.merged_statements, 1);
+  char *merged = compact(f.document);
+  assert_true(strlen(merged) <= POLICYFIX_MAX_DOCUMENT_CHARS);
+  free(merged);
+  /* The new account joined the first statement: n statements still, nothing else touched. */
+  json_t *st = json_object_get(f.document, "Statement");
+  assert_int_equal(json_array_size(st), n);
+  assert_true(json_equal(f.statement, json_array_get(st, 0)));
+  assert_json_text(
+      json_object_get(json_array_get(st, 0), "Principal"),
+      "{\"AWS\":[\"arn:aws:iam::111100000000:root\",\"arn:aws:iam::722000009750:root\"]}");
+  json_t *before = parse(text);
+  json_t *bst = json_object_get(before, "Statement");
+  for (size_t i = 1; i < n; i++)
+    assert_true(json_equal(json_array_get(bst, i), json_array_get(st, i)));
+  /* Exactly who could pull before can pull now, and the new account. */
+  for (size_t i = 0; i < n; i++)
+    assert_true(account_may_pull(f.document, accounts[i]));
+  assert_true(account_may_pull(f.document, "722000009750"));
+  assert_false(account_may_pull(f.document, "999999999999"));
+  assert_contains(f.caveat, "merged");
+  assert_verified(&f);
+  assert_idempotent(&r, &f);
+  json_t *j = policyfix_to_json(&f);
+  assert_int_equal(json_integer_value(json_object_get(j, "merged_statements")), 1);
+  json_decref(j);
+  policyfix_release(&f);
+  json_decref(before);
+
+  free(text);
+
+  /* Statements with different conditions never merge: still too large, and the error
+   * proposes the OU or organization grant and says why. */
+  text = per_account_policy(accounts, 5, &n, true);
+  json_t *doc = parse(text);
+  json_t *pad = json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}}", "Sid", "Pad", "Effect", "Deny",
+                          "Principal", "*", "Action", "ecr:DeleteRepository", "Condition",
+                          "StringEquals", "aws:PrincipalTag/x", "");
+  json_array_append_new(json_object_get(doc, "Statement"), pad);
+  free(text);
+  text = compact(doc);
+  size_t room = POLICYFIX_MAX_DOCUMENT_CHARS - 100 - strlen(text);
+  char *fill = malloc(room + 1);
+  assert_non_null(fill);
+  memset(fill, 'p', room);
+  fill[room] = '\0';
+  json_object_set_new(json_object_get(json_object_get(pad, "Condition"), "StringEquals"),
+                      "aws:PrincipalTag/x", json_string(fill));
+  free(fill);
+  free(text);
+  text = compact(doc);
+  json_decref(doc);
+  assert_int_equal(strlen(text), POLICYFIX_MAX_DOCUMENT_CHARS - 100);
+  r.current_policy = text;
+  struct err e = {0};
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_TOO_LARGE);
+  assert_contains(e.msg, "--grant org");
+  assert_contains(e.msg, "--grant ou");
+  assert_contains(e.msg, "in one statement instead of one per account");
+  assert_null(f.document);
+  policyfix_release(&f);
+  free(text);
+}
+
+/* ---- verification that fails ----------------------------------------------------------- */
+
+static void test_verification_failures(void **state)
+{
+  (void)state;
+  /* A Deny outside two VPC endpoints: offline, without aws:SourceVpce, the pull is denied;
+   * the note names the statement and the key ecrdiag cannot know. */
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.current_policy = existing_policy;
+  struct policy_fix f;
+  build_ok(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "ExplicitDeny");
+  assert_contains(f.verification, "DenyOutsideVpce");
+  assert_contains(f.verification, "aws:SourceVpce");
+  policyfix_release(&f);
+
+  /* A current policy that already lets every account in: the grant is there, but lint finds
+   * the critical problem, which was already in the current policy. */
+  r = seed_request(FIX_GRANT_ACCOUNT);
+  r.current_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Everyone\","
+                     "\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"ecr:*\"}]}";
+  build_ok(&r, &f);
+  assert_true(f.already_granted);
+  assert_false(f.verified);
+  assert_contains(f.verification, "principal-star-unrestricted");
+  assert_contains(f.verification, "already in the current policy");
+  policyfix_release(&f);
+
+  /* Unknown current policy: the statement is verified on its own, and says so. */
+  r = seed_request(FIX_GRANT_ORG);
+  r.current_known = false;
+  build_ok(&r, &f);
+  assert_verified(&f);
+  assert_contains(f.verification, "on its own");
+  policyfix_release(&f);
+
+  /* Nothing about the caller but the account (what diag fills today): still verified, as a
+   * principal of that account. */
+  r = seed_request(FIX_GRANT_ACCOUNT);
+  r.principal_arn = NULL;
+  r.org_paths = NULL;
+  r.n_org_paths = 0;
+  build_ok(&r, &f);
+  assert_verified(&f);
+  assert_contains(f.verification, "arn:aws:sts::722000009750:assumed-role/");
+  policyfix_release(&f);
+}
+
+static void test_to_json(void **state)
+{
+  (void)state;
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  struct policy_fix f;
+  build_ok(&r, &f);
+  json_t *j = policyfix_to_json(&f);
+  assert_non_null(j);
+  const char *keys[] = {
+      "target",          "grant",           "arn",           "role_arn",     "statement",
+      "document",        "based_on_sha256", "basis",         "opens",        "caveat",
+      "already_granted", "granted_by",      "verified",      "verification", "merged_statements",
+      "aws_cli",         "terraform",       "cloudformation"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (!json_object_get(j, keys[i]))
+      fail_msg("no %s", keys[i]);
+  assert_string_equal(json_string_value(json_object_get(j, "grant")), "org");
+  assert_string_equal(json_string_value(json_object_get(j, "basis")), "none");
+  assert_true(json_is_true(json_object_get(j, "verified")));
+  assert_true(json_is_null(json_object_get(j, "role_arn")));
+  assert_true(json_equal(json_object_get(j, "document"), f.document));
+  json_decref(j);
+  policyfix_release(&f);
 }
 
 /* ---- Terraform and CloudFormation ------------------------------------------------------ */
@@ -677,6 +1291,13 @@ static const char fake_aws[] =
     "    shift\n"
     "  done\n"
     "  echo '{}'; exit 0;;\n"
+    "'iam put-role-policy')\n"
+    "  while [ $# -gt 0 ]; do\n"
+    "    if [ \"$1\" = --policy-document ]; then cp \"${2#file://}\" \"$state/put.json\"; fi\n"
+    "    shift\n"
+    "  done\n"
+    "  exit 0;;\n"
+    "'iam attach-role-policy') exit 0;;\n"
     "esac\n"
     "echo \"fake aws: unexpected call: $*\" >&2\n"
     "exit 2\n";
@@ -958,6 +1579,80 @@ static void test_script_already_granted(void **state)
   policyfix_release(&f);
 }
 
+static void test_script_merged_to_fit(void **state)
+{
+  struct sandbox *sb = *state;
+  if (!tools_present())
+    skip();
+  char accounts[80][13];
+  size_t n = 0;
+  char *text = per_account_policy(accounts, 80, &n, false);
+  struct fix_request r = seed_request(FIX_GRANT_ACCOUNT);
+  r.current_policy = text;
+  struct policy_fix f;
+  build_ok(&r, &f);
+  assert_int_equal(f.merged_statements, 1);
+  assert_contains(f.aws_cli, "ECRDIAG_DOCUMENT");
+  sandbox_reset(sb);
+  sandbox_serve(sb, text);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_set_document(sb, f.document);
+  policyfix_release(&f);
+
+  /* Not read by ecrdiag, and too large once appended: the script refuses to set it. */
+  r.current_known = false;
+  build_ok(&r, &f);
+  sandbox_reset(sb);
+  sandbox_serve(sb, text);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 1);
+  assert_no_set(sb);
+  assert_file_contains(sb, "err", "over ECR's limit of 10240");
+  policyfix_release(&f);
+  free(text);
+}
+
+static void test_script_role_and_identity(void **state)
+{
+  struct sandbox *sb = *state;
+  if (!tools_present())
+    skip();
+  struct fix_request r = seed_request(FIX_GRANT_ROLE_CONDITION);
+  r.current_policy = unrelated_policy;
+  struct policy_fix f;
+  build_ok(&r, &f);
+  sandbox_reset(sb);
+  sandbox_serve(sb, unrelated_policy);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_set_document(sb, f.document);
+  policyfix_release(&f);
+
+  r = seed_request(FIX_GRANT_ORG);
+  r.target = FIX_TARGET_IDENTITY_POLICY;
+  build_any(&r, &f);
+  sandbox_reset(sb);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_file_contains(sb, "state/calls.log",
+                       "iam put-role-policy --role-name eks-node --policy-name "
+                       "ecrdiag-pull-632000001762-ap-southeast-1-audit_sa_cicd-runner "
+                       "--policy-document file://");
+  char *put = sandbox_file(sb, "state/put.json");
+  assert_non_null(put);
+  json_t *got = parse(put);
+  assert_true(json_equal(got, f.document));
+  json_decref(got);
+  free(put);
+  policyfix_release(&f);
+
+  r.attach_managed = true;
+  build_any(&r, &f);
+  sandbox_reset(sb);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_file_contains(sb, "state/calls.log",
+                       "iam attach-role-policy --role-name eks-node --policy-arn "
+                       "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly");
+  policyfix_release(&f);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -972,11 +1667,24 @@ int main(void)
       cmocka_unit_test(test_size_limit),
       cmocka_unit_test(test_based_on_sha256),
       cmocka_unit_test(test_fixture_cases),
+      cmocka_unit_test(test_grant_names),
+      cmocka_unit_test(test_unrelated_statements_survive),
+      cmocka_unit_test(test_role_grant),
+      cmocka_unit_test(test_role_grant_invalid),
+      cmocka_unit_test(test_ou_grant),
+      cmocka_unit_test(test_identity_inline),
+      cmocka_unit_test(test_identity_managed),
+      cmocka_unit_test(test_size_merges_statements),
+      cmocka_unit_test(test_verification_failures),
+      cmocka_unit_test(test_to_json),
       cmocka_unit_test(test_terraform_cloudformation),
       cmocka_unit_test_setup_teardown(test_script_no_policy, sandbox_setup, sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_existing_policy, sandbox_setup, sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_unknown_policy, sandbox_setup, sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_already_granted, sandbox_setup, sandbox_teardown),
+      cmocka_unit_test_setup_teardown(test_script_merged_to_fit, sandbox_setup, sandbox_teardown),
+      cmocka_unit_test_setup_teardown(test_script_role_and_identity, sandbox_setup,
+                                      sandbox_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""With credentials of the registry account (--registry-profile), the diagnosis reads A's own
+side: no repository policy at all is REPO_POLICY_MISSING and the fix is a complete new
+document; a repository that does not exist there is REPOSITORY_NOT_FOUND, not a policy
+problem; an existing policy is merged into, every statement kept."""
+import json
+import os
+import unittest
+
+import e2e
+
+NODE = "eks-node-b"
+ORG = "o-a1b2c3d4e5"
+
+
+def with_registry_profile(sim, env):
+    """Writes a profile 'registry-a' holding account A's admin keys where env's AWS looks."""
+    admin = sim.identity("registry-admin-a")
+    path = env["AWS_SHARED_CREDENTIALS_FILE"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[registry-a]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                % (admin.access_key_id, admin.secret_access_key))
+    return env
+
+
+class RegistryView(unittest.TestCase):
+    def run_view(self, scenario, image=e2e.SEED_IMAGE):
+        with e2e.Simulator(scenario) as sim:
+            env = with_registry_profile(sim, sim.env(NODE))
+            return e2e.run_ecrdiag(["--image", image, "--org-id", ORG,
+                                    "--registry-profile", "registry-a"], env)
+
+    def test_no_policy_is_repo_policy_missing_with_a_complete_document(self):
+        run = self.run_view("seed.json")
+        self.assertEqual(run.code, 1, run)
+        self.assertEqual(run.report["verdict"]["causes"], ["REPO_POLICY_MISSING"])
+        fix = run.report["fix"]
+        self.assertEqual(fix["basis"], "none")
+        self.assertEqual(fix["document"], {"Version": "2012-10-17",
+                                           "Statement": [fix["statement"]]})
+        # The SHA-256 of nothing: the script checks that there is still no policy.
+        self.assertEqual(fix["based_on_sha256"],
+                         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        self.assertTrue(fix["verified"], fix.get("verification"))
+
+    def test_wrong_repository_name_is_repository_not_found(self):
+        run = self.run_view("seed.json", e2e.SEED_IMAGE.replace("cicd-runner", "cicd-runer"))
+        self.assertEqual(run.code, 1, run)
+        self.assertEqual(run.report["verdict"]["causes"], ["REPOSITORY_NOT_FOUND"])
+        self.assertIsNone(run.report["fix"])
+
+    def test_existing_policy_is_merged_into(self):
+        run = self.run_view({
+            "extends": "seed.json",
+            "repositories": {"632000001762/ap-southeast-1/audit/sa/cicd-runner": {"policy": {
+                "Version": "2008-10-17",
+                "Statement": [{"Sid": "CiPush", "Effect": "Allow",
+                               "Principal": {"AWS": "arn:aws:iam::632000001762:root"},
+                               "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload"]}]}}}})
+        self.assertEqual(run.code, 1, run)
+        self.assertEqual(run.report["verdict"]["causes"], ["REPO_POLICY_NOT_GRANTING"])
+        doc = run.report["fix"]["document"]
+        self.assertEqual(doc["Version"], "2008-10-17")
+        self.assertEqual([s.get("Sid") for s in doc["Statement"]], ["CiPush", "AllowPullFromOrg"])
+        self.assertEqual(run.report["fix"]["basis"], "read")
+        self.assertIsNotNone(run.report["fix"]["based_on_sha256"])
+
+
+if __name__ == "__main__":
+    unittest.main()
