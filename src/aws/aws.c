@@ -443,11 +443,35 @@ struct exchange {
   size_t body_len;
   bool secret_body;
   bool query; /* STS query protocol (XML errors) rather than awsJson */
+  /* Sent without a signature, as botocore sends AssumeRoleWithWebIdentity (its client is
+   * created with signature_version=UNSIGNED, credentials.py
+   * AssumeRoleWithWebIdentityCredentialFetcher._get_credentials). */
+  bool unsigned_request;
 };
+
+/* One attempt of an unsigned request: only Host and Content-Type, no Authorization. */
+static enum err_code attempt_unsigned(struct aws_client *c, const struct exchange *x,
+                                      const char *url, struct http_response *resp, struct err *e)
+{
+  struct http_header h[] = {{"Content-Type", x->content_type}};
+  struct http_request req = {
+      .method = "POST",
+      .url = url,
+      .host_header = x->authority,
+      .headers = h,
+      .n_headers = 1,
+      .body = x->body,
+      .body_len = x->body_len,
+      .secret_body = x->secret_body,
+  };
+  return http_perform(c->http, &req, resp, e);
+}
 
 static enum err_code attempt_once(struct aws_client *c, const struct exchange *x, const char *url,
                                   struct http_response *resp, struct err *e)
 {
+  if (x->unsigned_request)
+    return attempt_unsigned(c, x, url, resp, e);
   struct http_header signed_hdrs[3];
   size_t n = 0;
   signed_hdrs[n++] = (struct http_header){"Host", x->authority};
@@ -804,7 +828,8 @@ static enum err_code exchange_run(struct aws_client *c, struct exchange *x, cons
   const char *svc_name = service_names[x->svc];
   if (!c || !c->http)
     return err_set(e, ERR_INVALID, "no HTTP client for the %s call", svc_name);
-  if (!c->creds || !c->creds->access_key_id || !c->creds->secret_access_key)
+  if (!x->unsigned_request &&
+      (!c->creds || !c->creds->access_key_id || !c->creds->secret_access_key))
     return err_set(e, ERR_CREDENTIALS, "no credentials to sign the %s call with", svc_name);
   if (x->svc != SVC_ORGS && !region_ok(region))
     return err_set(e, ERR_INVALID, "'%.64s' is not a region name", region ? region : "");
@@ -1226,114 +1251,6 @@ enum err_code orgs_describe_organization(struct aws_client *c, json_t **response
 
 #define STS_FORM_MAX_BYTES 65536
 
-/* One attempt of an unsigned request: only Host and Content-Type, no Authorization. */
-static enum err_code attempt_unsigned(struct aws_client *c, const struct exchange *x,
-                                      const char *url, struct http_response *resp, struct err *e)
-{
-  struct http_header h[] = {{"Content-Type", x->content_type}};
-  struct http_request req = {
-      .method = "POST",
-      .url = url,
-      .host_header = x->authority,
-      .headers = h,
-      .n_headers = 1,
-      .body = x->body,
-      .body_len = x->body_len,
-      .secret_body = x->secret_body,
-  };
-  return http_perform(c->http, &req, resp, e);
-}
-
-/* exchange_run without signing, for the operations STS serves unsigned (botocore creates
- * that client with signature_version=UNSIGNED, credentials.py
- * AssumeRoleWithWebIdentityCredentialFetcher._get_credentials). The same retries and error
- * reading; kept apart so the signed path stays as it was. */
-static enum err_code exchange_run_unsigned(struct aws_client *c, struct exchange *x,
-                                           const char *region, struct http_response *resp,
-                                           struct aws_call *call, struct err *e)
-{
-  aws_call_release(call);
-  const char *svc_name = service_names[x->svc];
-  if (!c || !c->http)
-    return err_set(e, ERR_INVALID, "no HTTP client for the %s call", svc_name);
-  if (x->svc != SVC_ORGS && !region_ok(region))
-    return err_set(e, ERR_INVALID, "'%.64s' is not a region name", region ? region : "");
-  if (!partition_of(c, region))
-    return err_set(e, ERR_INVALID, "unknown partition '%.32s'", c->partition ? c->partition : "");
-  call->endpoint = aws_endpoint_url(c, svc_name, region);
-  x->signing_region = aws_signing_region(c, svc_name, region);
-  if (!call->endpoint || !x->signing_region)
-    return err_set(e, ERR_NOMEM, "out of memory");
-  x->authority = http_url_authority(call->endpoint);
-  if (!x->authority)
-    return err_set(e, ERR_INVALID, "endpoint for %s is not a URL", svc_name);
-  x->path = url_path(call->endpoint);
-
-  int max = c->max_attempts > 0 ? c->max_attempts : AWS_DEFAULT_MAX_ATTEMPTS;
-  if (max > AWS_MAX_ATTEMPTS_LIMIT)
-    max = AWS_MAX_ATTEMPTS_LIMIT;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  enum err_code rc = ERR_OK;
-  struct err last;
-  err_clear(&last);
-  bool not_aws = false; /* the last answer had no AWS error envelope */
-
-  for (int attempt = 1;; attempt++) {
-    call_reset_attempt(call);
-    call->attempts = attempt;
-    not_aws = false;
-    err_clear(&last);
-    rc = attempt_unsigned(c, x, call->endpoint, resp, &last);
-    bool retry = false;
-    if (rc == ERR_OK) {
-      call->http_status = resp->status;
-      note_clock_skew(c, resp, call);
-      if (resp->request_id)
-        call->request_id = dup_clean(sv_from(resp->request_id), AWS_FIELD_MAX_BYTES);
-      if (resp->status >= 200 && resp->status < 300)
-        break;
-      if (x->query)
-        parse_query_error(resp, &call->error_code, &call->error_message, &call->request_id);
-      else
-        parse_json_error(resp, &call->error_code, &call->error_message);
-      if (!call->error_code && !call->error_message) {
-        call->error_message = generic_http_message(resp->status, x->authority, &resp->body);
-        not_aws = true;
-      }
-      rc = ERR_AWS;
-      retry = retryable_code(call->error_code) || retryable_status(resp->status);
-    } else if (is_transport(rc)) {
-      call->transport = rc;
-      call->http_status = resp->status;
-      call->error_message = str_dup(last.msg);
-      retry = retryable_transport(rc);
-    } else {
-      break; /* signing failed, out of memory, a malformed request: trying again won't help */
-    }
-    if (!retry || attempt >= max)
-      break;
-    sleep_ms(backoff_ms(c, attempt));
-  }
-  call->duration_ms = ms_since(&t0);
-
-  if (rc == ERR_AWS) {
-    if (not_aws) /* the message is ours already: "HTTP 502 from HOST: excerpt" */
-      return err_set(e, ERR_AWS, "%s", call->error_message);
-    const char *code = call->error_code ? call->error_code : "no error code";
-    if (call->error_message)
-      return err_set(e, ERR_AWS, "%s answered HTTP %ld, %s: %s", x->authority, call->http_status,
-                     code, call->error_message);
-    return err_set(e, ERR_AWS, "%s answered HTTP %ld, %s", x->authority, call->http_status, code);
-  }
-  if (rc != ERR_OK) {
-    if (call->attempts > 1)
-      return err_set(e, rc, "%.400s (after %d attempts)", last.msg, call->attempts);
-    return err_set(e, rc, "%s", last.msg);
-  }
-  return ERR_OK;
-}
-
 void sts_credentials_release(struct sts_credentials *c)
 {
   if (!c)
@@ -1469,11 +1386,11 @@ static enum err_code sts_session_call(struct aws_client *c, const char *region,
       .body_len = form.len,
       .secret_body = true, /* the answer holds a secret key and a session token */
       .query = true,
+      .unsigned_request = web_identity,
   };
   struct http_response resp;
   http_response_init(&resp);
-  enum err_code rc = web_identity ? exchange_run_unsigned(c, &x, region, &resp, call, e)
-                                  : exchange_run(c, &x, region, &resp, call, e);
+  enum err_code rc = exchange_run(c, &x, region, &resp, call, e);
   if (rc == ERR_OK) {
     struct sv body = {buf_str(&resp.body), resp.body.len};
     if (!call->request_id)
