@@ -15,6 +15,9 @@
 #include "ecrdiag/err.h"
 #include "ecrdiag/http.h"
 
+/* Milliseconds on CLOCK_MONOTONIC, the clock of aws_client.deadline_ms. */
+long long aws_monotonic_ms(void);
+
 /* Endpoint overrides: NULL means the service's default endpoint for the region. */
 struct aws_endpoints {
   char *ecr;
@@ -41,6 +44,10 @@ struct aws_client {
   long retry_base_ms;
   time_t (*now)(void);                   /* clock seam; NULL: time() */
   uint64_t rng_state;                    /* backoff jitter PRNG; 0: seeded on first use */
+  /* The whole operation's deadline on CLOCK_MONOTONIC, in ms (aws_monotonic_ms); 0: none.
+   * No attempt starts, and no backoff sleeps, past it; an attempt's own limit is what is
+   * left of it. */
+  long long deadline_ms;
 };
 
 /* What one logical call did, across its attempts: one entry of the report's checks[]. */

@@ -199,6 +199,13 @@ static time_t clock_now(const struct aws_client *c)
   return c->now ? c->now() : time(NULL);
 }
 
+long long aws_monotonic_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static long ms_since(const struct timespec *t0)
 {
   struct timespec t1;
@@ -447,6 +454,7 @@ struct exchange {
    * created with signature_version=UNSIGNED, credentials.py
    * AssumeRoleWithWebIdentityCredentialFetcher._get_credentials). */
   bool unsigned_request;
+  long timeout_ms; /* this attempt's limit: what is left of the deadline; 0: the client's */
 };
 
 /* One attempt of an unsigned request: only Host and Content-Type, no Authorization. */
@@ -463,6 +471,7 @@ static enum err_code attempt_unsigned(struct aws_client *c, const struct exchang
       .body = x->body,
       .body_len = x->body_len,
       .secret_body = x->secret_body,
+      .timeout_ms = x->timeout_ms,
   };
   return http_perform(c->http, &req, resp, e);
 }
@@ -522,6 +531,7 @@ static enum err_code attempt_once(struct aws_client *c, const struct exchange *x
       .body = x->body,
       .body_len = x->body_len,
       .secret_body = x->secret_body,
+      .timeout_ms = x->timeout_ms,
   };
   rc = http_perform(c->http, &req, resp, e);
   sigv4_output_release(&out);
@@ -859,6 +869,16 @@ static enum err_code exchange_run(struct aws_client *c, struct exchange *x, cons
     call->attempts = attempt;
     not_aws = false;
     err_clear(&last);
+    if (c->deadline_ms) {
+      long long left = c->deadline_ms - aws_monotonic_ms();
+      if (left <= 0) {
+        rc = err_set(&last, ERR_TIMEOUT, "no time left for %s (--timeout)", x->authority);
+        call->transport = rc;
+        call->error_message = str_dup(last.msg);
+        break;
+      }
+      x->timeout_ms = (long)left;
+    }
     rc = attempt_once(c, x, call->endpoint, resp, &last);
     bool retry = false;
     if (rc == ERR_OK) {
@@ -888,7 +908,10 @@ static enum err_code exchange_run(struct aws_client *c, struct exchange *x, cons
     }
     if (!retry || attempt >= max)
       break;
-    sleep_ms(backoff_ms(c, attempt));
+    long wait_ms = backoff_ms(c, attempt);
+    if (c->deadline_ms && aws_monotonic_ms() + wait_ms >= c->deadline_ms)
+      break; /* the next attempt could not finish in time: the last answer stands */
+    sleep_ms(wait_ms);
   }
   call->duration_ms = ms_since(&t0);
 

@@ -74,7 +74,7 @@ static const struct opt options[] = {
     {"--platform", OPT_VALUE, "OS/ARCH[/VARIANT]", OPT_AT(platform),
      "the node's platform (default linux/amd64), e.g. linux/arm64 for Graviton nodes"},
     {"--timeout", OPT_VALUE, "SECONDS", OPT_AT(timeout),
-     "limit for each request (default 10)"},
+     "limit for the whole check, retries included (default 30)"},
     {"--profile", OPT_VALUE, "NAME", OPT_AT(profile),
      "probe with this AWS profile (skips the AWS_ACCESS_KEY_ID environment keys)"},
     {"--role-arn", OPT_VALUE, "ARN", OPT_AT(role_arn),

@@ -18,7 +18,8 @@
 #include "ecrdiag/registry.h"
 
 #define DIAG_SUMMARY_MAX_BYTES 4096
-#define DIAG_DEFAULT_TIMEOUT_MS 10000L
+#define DIAG_REQUEST_TIMEOUT_MS 10000L /* one request, unless the deadline is nearer */
+#define DIAG_DEFAULT_TIMEOUT_MS 30000L /* the whole check, when --timeout is not given */
 
 /* Everything one run holds while probing; torn down in one place. */
 struct probe {
@@ -39,6 +40,7 @@ struct probe {
   char *policy_text;       /* the repository policy, when the caller could read it */
   bool policy_known;       /* policy_text is the truth (NULL: none exists) */
   bool repo_missing;       /* the registry account's view says the repository does not exist */
+  long long deadline_ms;   /* CLOCK_MONOTONIC: the whole check ends here */
 };
 
 /* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
@@ -284,6 +286,16 @@ static bool cross_account(const struct probe *p)
   return p->d->caller.account && strcmp(p->d->caller.account, p->d->ref.registry_id) != 0;
 }
 
+/* A request's limit: the per-request one, or what is left before the deadline (at least 1 ms,
+ * so a late request fails as a timeout rather than waiting). */
+static long time_left_ms(const struct probe *p)
+{
+  long long left = p->deadline_ms - aws_monotonic_ms();
+  if (left < 1)
+    left = 1;
+  return left < p->http_options.timeout_ms ? (long)left : p->http_options.timeout_ms;
+}
+
 /* ---- fetching: independent requests run at once, each on its own HTTP client ---------- */
 
 enum fetch_kind {
@@ -441,7 +453,7 @@ static void *fetch_run(void *arg)
     break;
   case FETCH_CONFIG_DOWNLOAD:
   case FETCH_LAYER_DOWNLOAD:
-    f->rc = registry_fetch_layer(f->http, f->url, p->http_options.timeout_ms,
+    f->rc = registry_fetch_layer(f->http, f->url, time_left_ms(p),
                                  f->kind == FETCH_CONFIG_DOWNLOAD, &f->reg, &f->e);
     break;
   case FETCH_COUNT: break;
@@ -1136,7 +1148,7 @@ static bool probe_registry(struct probe *p, struct fetch *fs)
       .host = d->ref.host,
       .base_url = buf_str(&base),
       .password = p->auth.password,
-      .timeout_ms = p->http_options.timeout_ms,
+      .timeout_ms = time_left_ms(p),
   };
   for (int k = FETCH_REGISTRY_PING; k < FETCH_COUNT; k++)
     fs[k].target = &t;
@@ -1357,8 +1369,11 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   rc = aws_endpoints_from_env(&p.endpoints, e);
   if (rc)
     goto out;
+  /* --timeout bounds the whole check: every request and retry stops at the deadline. */
+  long total_ms = o->timeout_ms ? o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS;
+  p.deadline_ms = aws_monotonic_ms() + total_ms;
   p.http_options = (struct http_options){
-      .timeout_ms = o->timeout_ms ? o->timeout_ms : DIAG_DEFAULT_TIMEOUT_MS,
+      .timeout_ms = total_ms < DIAG_REQUEST_TIMEOUT_MS ? total_ms : DIAG_REQUEST_TIMEOUT_MS,
       .ca_bundle = o->ca_bundle ? o->ca_bundle : getenv("AWS_CA_BUNDLE"),
       .insecure = o->insecure,
   };
@@ -1374,6 +1389,7 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
       .endpoints = &p.endpoints,
       .partition = d->ref.partition,
       .fips = d->ref.fips,
+      .deadline_ms = p.deadline_ms,
   };
 
   /* Level 1: every API call at once. Level 2: the registry, once the token and the digest
