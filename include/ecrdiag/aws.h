@@ -42,8 +42,8 @@ struct aws_client {
   int max_attempts;                      /* 0: 3; at most 10 */
   /* 0: 1000. Before attempt n+1 the call sleeps rand(0,1) * min(20 s, base * 2^(n-1)). */
   long retry_base_ms;
-  time_t (*now)(void);                   /* clock seam; NULL: time() */
-  uint64_t rng_state;                    /* backoff jitter PRNG; 0: seeded on first use */
+  time_t (*now)(void); /* clock seam; NULL: time() */
+  uint64_t rng_state;  /* backoff jitter PRNG; 0: seeded on first use */
   /* The whole operation's deadline on CLOCK_MONOTONIC, in ms (aws_monotonic_ms); 0: none.
    * No attempt starts, and no backoff sleeps, past it; an attempt's own limit is what is
    * left of it. */
@@ -52,7 +52,7 @@ struct aws_client {
 
 /* What one logical call did, across its attempts: one entry of the report's checks[]. */
 struct aws_call {
-  char *endpoint;      /* the URL called */
+  char *endpoint; /* the URL called */
   int attempts;
   long duration_ms;    /* all attempts, backoff included */
   long http_status;    /* of the last attempt; 0 when no answer */
@@ -60,8 +60,8 @@ struct aws_call {
   char *error_message; /* AWS's message, or the transport failure's, or NULL */
   char *request_id;    /* x-amzn-RequestId (or the body's RequestId) of the last answer */
   enum err_code transport; /* ERR_OK, or the transport failure of the last attempt */
-  long clock_skew_s;   /* server Date minus local clock, when a Date header came */
-  bool clock_skew_known; /* a Date header came and parsed: clock_skew_s means something */
+  long clock_skew_s;       /* server Date minus local clock, when a Date header came */
+  bool clock_skew_known;   /* a Date header came and parsed: clock_skew_s means something */
 };
 void aws_call_init(struct aws_call *c);
 /* Frees the strings and leaves c as aws_call_init does. Accepts NULL. Every call below starts
@@ -81,8 +81,7 @@ enum err_code aws_json_call(struct aws_client *c, const char *service, const cha
 /* STS query protocol: POST form params (already encoded "Action=...&Version=..."). ERR_OK on
  * 2xx with the XML text in *xml (caller frees); ERR_AWS as above, from the <ErrorResponse>. */
 enum err_code aws_query_call(struct aws_client *c, const char *service, const char *region,
-                             const char *form, char **xml, struct aws_call *call,
-                             struct err *e);
+                             const char *form, char **xml, struct aws_call *call, struct err *e);
 
 /* The endpoint URL used for service ("ecr", "sts", "organizations") in region (override or
  * default; the region is not used for Organizations, which has one endpoint per partition);
@@ -91,8 +90,7 @@ char *aws_endpoint_url(const struct aws_client *c, const char *service, const ch
 /* The region requests to service are signed for: region itself, except for Organizations
  * (the partition's home region: us-east-1, cn-northwest-1, us-gov-west-1), also when an
  * endpoint override is in use. Borrowed (region or a static string); NULL as above. */
-const char *aws_signing_region(const struct aws_client *c, const char *service,
-                               const char *region);
+const char *aws_signing_region(const struct aws_client *c, const char *service, const char *region);
 
 struct sts_identity {
   char *arn;
@@ -119,21 +117,18 @@ void ecr_auth_release(struct ecr_auth *a);
 
 /* BatchGetImage for one image (tag or digest, either may be NULL but not both) with the
  * media types containerd accepts. *response is the raw answer (images[], failures[]). */
-enum err_code ecr_batch_get_image(struct aws_client *c, const char *region,
-                                  const char *registry_id, const char *repository,
-                                  const char *tag, const char *digest, json_t **response,
-                                  struct aws_call *call, struct err *e);
+enum err_code ecr_batch_get_image(struct aws_client *c, const char *region, const char *registry_id,
+                                  const char *repository, const char *tag, const char *digest,
+                                  json_t **response, struct aws_call *call, struct err *e);
 /* GetRepositoryPolicy: *policy_text is the policy (caller frees), or NULL with ERR_AWS and
  * call->error_code "RepositoryPolicyNotFoundException" when there is none. */
 enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region,
                                         const char *registry_id, const char *repository,
-                                        char **policy_text, struct aws_call *call,
-                                        struct err *e);
+                                        char **policy_text, struct aws_call *call, struct err *e);
 /* DescribeImages for one image id; raw answer in *response. */
-enum err_code ecr_describe_images(struct aws_client *c, const char *region,
-                                  const char *registry_id, const char *repository,
-                                  const char *tag, const char *digest, json_t **response,
-                                  struct aws_call *call, struct err *e);
+enum err_code ecr_describe_images(struct aws_client *c, const char *region, const char *registry_id,
+                                  const char *repository, const char *tag, const char *digest,
+                                  json_t **response, struct aws_call *call, struct err *e);
 /* Organizations DescribeOrganization, signed for the partition's home region
  * (us-east-1 in aws). *response is the raw answer. */
 enum err_code orgs_describe_organization(struct aws_client *c, json_t **response,
@@ -168,14 +163,14 @@ void sts_credentials_release(struct sts_credentials *c);
  * resource: ROLE"); ERR_PARSE when a 2xx answer lacks the credentials; ERR_INVALID for a
  * missing role_arn or session name. */
 enum err_code sts_assume_role(struct aws_client *c, const char *region,
-                              const struct sts_assume_role_params *p,
-                              struct sts_credentials *out, struct aws_call *call, struct err *e);
+                              const struct sts_assume_role_params *p, struct sts_credentials *out,
+                              struct aws_call *call, struct err *e);
 /* STS AssumeRoleWithWebIdentity: unsigned (the token is the credential; botocore sends it
  * with signature_version=UNSIGNED), so c->creds may be NULL. The form holding the token is
  * wiped after use. Codes as sts_assume_role. */
 enum err_code sts_assume_role_with_web_identity(struct aws_client *c, const char *region,
                                                 const struct sts_assume_role_params *p,
-                                                struct sts_credentials *out,
-                                                struct aws_call *call, struct err *e);
+                                                struct sts_credentials *out, struct aws_call *call,
+                                                struct err *e);
 
 #endif

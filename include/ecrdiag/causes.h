@@ -34,17 +34,19 @@ enum cause_class {
   X(VPC_ENDPOINT_POLICY_DENY, PULL, 54, "the VPC endpoint policy does not let the pull through")   \
   X(PERMISSIONS_BOUNDARY_DENY, PULL, 55, "the permissions boundary does not allow the pull")       \
   X(SESSION_POLICY_DENY, PULL, 56, "the session policy does not allow the pull")                   \
-  X(AUTH_TOKEN_DENIED, PULL, 60, "the principal may not call ecr:GetAuthorizationToken")          \
+  X(AUTH_TOKEN_DENIED, PULL, 60, "the principal may not call ecr:GetAuthorizationToken")           \
   X(IDENTITY_POLICY_MISSING, PULL, 61, "the principal's IAM policies do not allow pulling")        \
   X(REPO_POLICY_MISSING, PULL, 62, "the repository has no repository policy")                      \
-  X(ORG_CONDITION_MISMATCH, PULL, 63, "an organization condition in the repository policy does not match the caller") \
-  X(REPO_POLICY_NOT_GRANTING, PULL, 64, "the repository policy does not grant this principal")    \
+  X(ORG_CONDITION_MISMATCH, PULL, 63,                                                              \
+    "an organization condition in the repository policy does not match the caller")                \
+  X(REPO_POLICY_NOT_GRANTING, PULL, 64, "the repository policy does not grant this principal")     \
   X(WRONG_REGION, PULL, 70, "the repository or image is in another region")                        \
   X(REPOSITORY_NOT_FOUND, PULL, 71, "the repository does not exist")                               \
   X(IMAGE_NOT_FOUND, PULL, 72, "the tag or digest does not exist in the repository")               \
   X(KMS_KEY_UNUSABLE, PULL, 73, "the repository's KMS key can no longer be used by ECR")           \
-  X(PTC_IMPORT_DENIED, PULL, 74, "the pull-through cache may not import the image for this principal") \
-  X(PTC_UPSTREAM_FAILED, PULL, 75, "the pull-through cache could not fetch the image upstream")   \
+  X(PTC_IMPORT_DENIED, PULL, 74,                                                                   \
+    "the pull-through cache may not import the image for this principal")                          \
+  X(PTC_UPSTREAM_FAILED, PULL, 75, "the pull-through cache could not fetch the image upstream")    \
   X(PLATFORM_MISMATCH, PULL, 80, "the image has no variant for the node's platform")               \
   X(MANIFEST_UNSUPPORTED, PULL, 81, "the image's manifest type cannot be pulled by the runtime")   \
   X(LAYER_DOWNLOAD_BLOCKED, PULL, 82, "the image's layers cannot be downloaded")                   \
@@ -61,7 +63,7 @@ enum cause_id { CAUSES(CAUSE_ENUM_ITEM) CAUSE_COUNT };
 #undef CAUSE_ENUM_ITEM
 
 struct cause_info {
-  const char *id;   /* "REPO_POLICY_NOT_GRANTING" */
+  const char *id; /* "REPO_POLICY_NOT_GRANTING" */
   enum cause_class cls;
   int precedence;
   const char *title;

@@ -24,22 +24,22 @@ enum check_status {
 
 /* One request the probe made (all attempts of it), as the report's checks[] shows it. */
 struct diag_check {
-  const char *id;        /* static: "sts.GetCallerIdentity", "registry.manifest", ... */
-  bool needed_for_pull;  /* false for context the diagnosis gathers (the policy, the org) */
-  char *endpoint;        /* the URL called */
+  const char *id;       /* static: "sts.GetCallerIdentity", "registry.manifest", ... */
+  bool needed_for_pull; /* false for context the diagnosis gathers (the policy, the org) */
+  char *endpoint;       /* the URL called */
   enum check_status status;
   int attempts;
   long duration_ms;
-  long http_status;      /* 0 when no answer */
-  char *error_code;      /* AWS's or the registry's code, or NULL */
-  char *error_message;   /* AWS's or the registry's message, or the transport failure's */
+  long http_status;    /* 0 when no answer */
+  char *error_code;    /* AWS's or the registry's code, or NULL */
+  char *error_message; /* AWS's or the registry's message, or the transport failure's */
   char *request_id;
 };
 
 struct diag_finding {
   enum cause_id cause;
-  char *summary;     /* one or two sentences for a person */
-  json_t *evidence;  /* an object: the checks and facts behind it */
+  char *summary;    /* one or two sentences for a person */
+  json_t *evidence; /* an object: the checks and facts behind it */
 };
 
 struct diag_caller {
@@ -55,16 +55,16 @@ struct diag_caller {
 
 struct diagnosis {
   struct image_ref ref;
-  bool ref_ok;                 /* ref parsed as a private ECR reference */
+  bool ref_ok; /* ref parsed as a private ECR reference */
   struct diag_caller caller;
-  int pullable;                /* 1 true, 0 false, -1 unknown (null) */
+  int pullable;                                    /* 1 true, 0 false, -1 unknown (null) */
   struct diag_finding findings[DIAG_MAX_FINDINGS]; /* ranked: the primary first */
   size_t n_findings;
   struct diag_check checks[DIAG_MAX_CHECKS];
   size_t n_checks;
   bool has_fix;
   struct policy_fix fix;
-  char *platform;              /* the platform checked, "linux/amd64" */
+  char *platform; /* the platform checked, "linux/amd64" */
 };
 
 /* Checks that s is "os/arch[/variant]" (lower-case letters and digits); false otherwise. */
@@ -77,7 +77,7 @@ enum diag_event_kind {
 
 struct diag_event {
   enum diag_event_kind kind;
-  const char *check_id;          /* one of diag_plan[] */
+  const char *check_id;           /* one of diag_plan[] */
   const struct diag_check *check; /* DONE only; borrowed for the duration of the callback */
 };
 
@@ -86,11 +86,11 @@ extern const char *const diag_plan[];
 extern const size_t diag_plan_len;
 
 struct diag_options {
-  const char *image;            /* the reference as the user gave it */
-  const char *org_id;           /* --org-id, or NULL */
-  long timeout_ms;              /* per request; 0: 10 s */
+  const char *image;             /* the reference as the user gave it */
+  const char *org_id;            /* --org-id, or NULL */
+  long timeout_ms;               /* per request; 0: 10 s */
   const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT or NULL */
-  const char *platform;         /* the node's "os/arch[/variant]"; NULL: linux/amd64 */
+  const char *platform;          /* the node's "os/arch[/variant]"; NULL: linux/amd64 */
   /* The fix: the grant (NULL: org when the organization id is known, else account), the OU
    * path for an OU grant, the node role's ARN with its path (NULL: derived from the caller's
    * session), and whether an identity fix attaches AmazonEC2ContainerRegistryPullOnly. */

@@ -7,23 +7,23 @@
 #include <stddef.h>
 
 /* One list, one sentence each: the source of err_code_name() and err_code_str(). */
-#define ERR_CODES(X)                                                        \
-  X(ERR_OK, "success")                                                      \
-  X(ERR_NOMEM, "out of memory")                                             \
-  X(ERR_INVALID, "invalid argument")                                        \
-  X(ERR_PARSE, "malformed input")                                           \
-  X(ERR_TOO_LARGE, "input exceeds its size limit")                          \
-  X(ERR_IO, "file or stream error")                                         \
-  X(ERR_NOT_FOUND, "not found")                                             \
-  X(ERR_DNS, "host name could not be resolved")                             \
-  X(ERR_CONNECT, "connection failed")                                       \
-  X(ERR_TIMEOUT, "timed out")                                               \
-  X(ERR_TLS, "TLS handshake or certificate verification failed")            \
-  X(ERR_NETWORK, "network transfer failed")                                 \
-  X(ERR_HTTP, "unexpected HTTP answer")                                     \
-  X(ERR_AWS, "AWS answered with an error")                                  \
-  X(ERR_CREDENTIALS, "no usable credentials")                               \
-  X(ERR_CRYPTO, "cryptographic operation failed")                           \
+#define ERR_CODES(X)                                             \
+  X(ERR_OK, "success")                                           \
+  X(ERR_NOMEM, "out of memory")                                  \
+  X(ERR_INVALID, "invalid argument")                             \
+  X(ERR_PARSE, "malformed input")                                \
+  X(ERR_TOO_LARGE, "input exceeds its size limit")               \
+  X(ERR_IO, "file or stream error")                              \
+  X(ERR_NOT_FOUND, "not found")                                  \
+  X(ERR_DNS, "host name could not be resolved")                  \
+  X(ERR_CONNECT, "connection failed")                            \
+  X(ERR_TIMEOUT, "timed out")                                    \
+  X(ERR_TLS, "TLS handshake or certificate verification failed") \
+  X(ERR_NETWORK, "network transfer failed")                      \
+  X(ERR_HTTP, "unexpected HTTP answer")                          \
+  X(ERR_AWS, "AWS answered with an error")                       \
+  X(ERR_CREDENTIALS, "no usable credentials")                    \
+  X(ERR_CRYPTO, "cryptographic operation failed")                \
   X(ERR_CANCELLED, "cancelled")
 
 #define ERR_ENUM_ITEM(name, text) name,

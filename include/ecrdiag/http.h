@@ -13,12 +13,12 @@
 #include "ecrdiag/header.h"
 
 struct http_options {
-  long connect_timeout_ms;  /* 0: 5000 */
-  long timeout_ms;          /* total per transfer; 0: 30000 */
-  size_t max_body_bytes;    /* 0: 8 MiB */
-  const char *ca_bundle;    /* NULL: system default */
-  bool insecure;            /* skip TLS verification (the caller warns) */
-  const char *user_agent;   /* NULL: "ecrdiag/VERSION" */
+  long connect_timeout_ms; /* 0: 5000 */
+  long timeout_ms;         /* total per transfer; 0: 30000 */
+  size_t max_body_bytes;   /* 0: 8 MiB */
+  const char *ca_bundle;   /* NULL: system default */
+  bool insecure;           /* skip TLS verification (the caller warns) */
+  const char *user_agent;  /* NULL: "ecrdiag/VERSION" */
   /* "HOST:PORT:ADDR[,ADDR...][,HOST:PORT:ADDR...]" as CURLOPT_RESOLVE, or NULL. Split at
    * commas; a piece that does not start with "HOST:PORT:" is one more address of the entry
    * before it. http_client_new fails with ERR_INVALID on a malformed entry. */
@@ -26,29 +26,29 @@ struct http_options {
 };
 
 struct http_request {
-  const char *method;         /* "GET", "HEAD", "POST", "PUT" */
-  const char *url;            /* where the request goes */
-  const char *host_header;    /* NULL: from url; else sent as Host (registry endpoint override) */
+  const char *method;      /* "GET", "HEAD", "POST", "PUT" */
+  const char *url;         /* where the request goes */
+  const char *host_header; /* NULL: from url; else sent as Host (registry endpoint override) */
   const struct http_header *headers; /* extra headers, Host excluded */
   size_t n_headers;
   const void *body;
   size_t body_len;
-  long timeout_ms;            /* 0: the client's */
-  size_t max_body_bytes;      /* 0: the client's */
-  bool headers_only;          /* end the transfer once the headers are in (layer probe) */
-  bool secret_body;           /* the answer holds a secret: resp->body is a secret buffer */
+  long timeout_ms;       /* 0: the client's */
+  size_t max_body_bytes; /* 0: the client's */
+  bool headers_only;     /* end the transfer once the headers are in (layer probe) */
+  bool secret_body;      /* the answer holds a secret: resp->body is a secret buffer */
 };
 
 struct http_response {
-  long status;            /* 0 when no answer came */
+  long status; /* 0 when no answer came */
   struct buf body;
-  char *content_type;     /* NULL when absent; likewise below */
+  char *content_type; /* NULL when absent; likewise below */
   char *location;
   char *www_authenticate;
-  char *request_id;       /* x-amzn-RequestId, else x-amz-request-id */
+  char *request_id; /* x-amzn-RequestId, else x-amz-request-id */
   char *docker_content_digest;
-  char *date;             /* the Date header, for clock-skew reports */
-  char *error_type;       /* x-amzn-ErrorType (awsJson error code), or NULL */
+  char *date;       /* the Date header, for clock-skew reports */
+  char *error_type; /* x-amzn-ErrorType (awsJson error code), or NULL */
   long duration_ms;
 };
 

@@ -18,19 +18,19 @@ enum imageref_kind {
 
 struct image_ref {
   enum imageref_kind kind;
-  char *reference;  /* the input as given */
+  char *reference; /* the input as given */
   /* Registry host, lower-cased, port removed: "632000001762.dkr.ecr.ap-southeast-1.amazonaws.com".
    * Also filled for NOT_ECR and ECR_PUBLIC ("docker.io" for a Docker Hub short name) and,
    * where it is known, for MALFORMED. */
   char *host;
-  char registry_id[13];  /* 12-digit account id */
-  char region[32];       /* "ap-southeast-1" */
-  char partition[16];    /* "aws", "aws-cn" or "aws-us-gov", from the host */
-  bool fips;             /* dkr.ecr-fips */
-  bool dualstack;        /* dkr-ecr.REGION.on.aws */
-  char *repository;      /* "audit/sa/cicd-runner" */
-  char *tag;             /* "latest" when neither tag nor digest is given; NULL with digest only */
-  char *digest;          /* "sha256:<64 hex>" or NULL */
+  char registry_id[13]; /* 12-digit account id */
+  char region[32];      /* "ap-southeast-1" */
+  char partition[16];   /* "aws", "aws-cn" or "aws-us-gov", from the host */
+  bool fips;            /* dkr.ecr-fips */
+  bool dualstack;       /* dkr-ecr.REGION.on.aws */
+  char *repository;     /* "audit/sa/cicd-runner" */
+  char *tag;            /* "latest" when neither tag nor digest is given; NULL with digest only */
+  char *digest;         /* "sha256:<64 hex>" or NULL */
 };
 
 /* Parses s into r (caller-owned storage, released with imageref_release even on failure).

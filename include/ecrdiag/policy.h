@@ -16,10 +16,10 @@
 #define POLICY_MAX_BYTES (128 * 1024)
 #define POLICY_REPOSITORY_MAX_CHARS 10240
 #define POLICY_MAX_STATEMENTS 1024
-#define POLICY_MAX_VALUES 1024      /* entries in one Action, Resource, Principal or key list */
-#define POLICY_MAX_CONDITIONS 256   /* operator/key pairs in one statement */
-#define POLICY_MAX_STRING 4096      /* one string value (an ARN is at most 2,048) */
-#define POLICY_MAX_SCP_LEVELS 16    /* root, OUs (AWS allows five deep), account */
+#define POLICY_MAX_VALUES 1024    /* entries in one Action, Resource, Principal or key list */
+#define POLICY_MAX_CONDITIONS 256 /* operator/key pairs in one statement */
+#define POLICY_MAX_STRING 4096    /* one string value (an ARN is at most 2,048) */
+#define POLICY_MAX_SCP_LEVELS 16  /* root, OUs (AWS allows five deep), account */
 #define POLICY_REQUEST_MAX_BYTES (8 * 1024 * 1024)
 
 /* A parsed policy document; opaque, immutable after parsing, so one parsed document may be
@@ -148,9 +148,9 @@ struct policy_decisive {
 
 /* Why an Allow statement that names the action and resource did not count. */
 enum policy_miss_reason {
-  POLICY_MISS_PRINCIPAL,     /* its Principal does not name the caller */
-  POLICY_MISS_ACCOUNT_ONLY,  /* same account, Principal is only the account: delegation */
-  POLICY_MISS_CONDITION,     /* a condition was false: cond_operator / cond_key say which */
+  POLICY_MISS_PRINCIPAL,    /* its Principal does not name the caller */
+  POLICY_MISS_ACCOUNT_ONLY, /* same account, Principal is only the account: delegation */
+  POLICY_MISS_CONDITION,    /* a condition was false: cond_operator / cond_key say which */
 };
 
 struct policy_near_miss {
@@ -212,8 +212,8 @@ struct policy_request_doc {
  * wrong ("identity_policies[1]: Statement[0]: unknown element \"Efect\""). The caller frees
  * *out with policy_request_doc_free. Policies may be JSON objects or JSON text in a string
  * (as GetRepositoryPolicy returns policyText). */
-enum err_code policy_request_doc_parse(const char *json, size_t n,
-                                       struct policy_request_doc **out, struct err *e);
+enum err_code policy_request_doc_parse(const char *json, size_t n, struct policy_request_doc **out,
+                                       struct err *e);
 void policy_request_doc_free(struct policy_request_doc *doc);
 
 /* The decision in the eval JSON format: {"decision", "decisive", "missing_allow_in",

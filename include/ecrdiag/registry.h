@@ -21,16 +21,16 @@ struct registry_target {
 
 /* One registry request, as the report records it. Release with registry_result_release. */
 struct registry_result {
-  char *url;            /* the registry URL (the host's, never the override's) */
-  long status;          /* 0 when no answer */
+  char *url;   /* the registry URL (the host's, never the override's) */
+  long status; /* 0 when no answer */
   enum err_code transport;
-  char *error_code;     /* errors[0].code of the registry's JSON error, e.g. "DENIED" */
-  char *error_message;  /* errors[0].message, or the transport failure's text */
+  char *error_code;    /* errors[0].code of the registry's JSON error, e.g. "DENIED" */
+  char *error_message; /* errors[0].message, or the transport failure's text */
   char *content_type;
-  char *digest;         /* Docker-Content-Digest */
+  char *digest; /* Docker-Content-Digest */
   long duration_ms;
-  char *body;           /* the answer's body, for the requests that keep it (2xx only) */
-  char *location;       /* a redirect's Location: a pre-signed URL, so a secret (wiped) */
+  char *body;     /* the answer's body, for the requests that keep it (2xx only) */
+  char *location; /* a redirect's Location: a pre-signed URL, so a secret (wiped) */
 };
 void registry_result_release(struct registry_result *r);
 

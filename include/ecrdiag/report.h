@@ -15,8 +15,8 @@
 json_t *report_json(const struct diagnosis *d);
 
 struct report_text_options {
-  bool color;  /* ANSI colours (a terminal without NO_COLOR) */
-  int width;   /* wrap prose at this column; 0: 100 */
+  bool color; /* ANSI colours (a terminal without NO_COLOR) */
+  int width;  /* wrap prose at this column; 0: 100 */
 };
 
 /* The report for a person, to out. */

@@ -78,8 +78,7 @@ void sigv4_output_release(struct sigv4_output *out);
  * date: "YYYYMMDD" (only the first 8 characters are read, so an amz_date works too).
  * Every intermediate key and the copy of the secret are wiped before returning; the caller
  * wipes out (crypto_wipe). ERR_INVALID on a missing argument or a bad date. */
-enum err_code sigv4_signing_key(const char *secret_access_key, const char *date,
-                                const char *region, const char *service,
-                                unsigned char out[32]);
+enum err_code sigv4_signing_key(const char *secret_access_key, const char *date, const char *region,
+                                const char *service, unsigned char out[32]);
 
 #endif

@@ -24,15 +24,18 @@ static const char *repository_policy =
     " \"Action\": [\"ecr:BatchGetImage\", \"ecr:GetDownloadUrlForLayer\"],"
     " \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": [\"203.0.113.0/24\", \"2001:db8::/32\"]}}},"
     "{\"Sid\": \"DenyDelete\", \"Effect\": \"Deny\", \"Principal\": \"*\","
-    " \"Action\": [\"ecr:DeleteRepository\", \"ecr:BatchDeleteImage\", \"ecr:SetRepositoryPolicy\"],"
-    " \"Condition\": {\"ArnNotLike\": {\"aws:PrincipalArn\": \"arn:aws:iam::632000001762:role/admin-*\"}}}"
+    " \"Action\": [\"ecr:DeleteRepository\", \"ecr:BatchDeleteImage\", "
+    "\"ecr:SetRepositoryPolicy\"],"
+    " \"Condition\": {\"ArnNotLike\": {\"aws:PrincipalArn\": "
+    "\"arn:aws:iam::632000001762:role/admin-*\"}}}"
     "]}";
 
 static const char *identity_policy =
     "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": ["
     "\"ecr:GetAuthorizationToken\", \"ecr:BatchCheckLayerAvailability\","
     " \"ecr:GetDownloadUrlForLayer\", \"ecr:GetRepositoryPolicy\", \"ecr:DescribeRepositories\","
-    " \"ecr:ListImages\", \"ecr:DescribeImages\", \"ecr:BatchGetImage\", \"ecr:GetLifecyclePolicy\","
+    " \"ecr:ListImages\", \"ecr:DescribeImages\", \"ecr:BatchGetImage\", "
+    "\"ecr:GetLifecyclePolicy\","
     " \"ecr:GetLifecyclePolicyPreview\", \"ecr:ListTagsForResource\","
     " \"ecr:DescribeImageScanFindings\"], \"Resource\": \"*\"}]}";
 
@@ -102,13 +105,15 @@ int main(int argc, char **argv)
     r->scps = scps;
     r->n_scp_levels = 2;
   }
-  reqs[0].principal.arn = "arn:aws:sts::722000009750:assumed-role/eks-node-role/i-0b1c2d3e4f5a6b7c8";
+  reqs[0].principal.arn =
+      "arn:aws:sts::722000009750:assumed-role/eks-node-role/i-0b1c2d3e4f5a6b7c8";
   reqs[0].principal.account = "722000009750";
   reqs[0].principal.role_arn = "arn:aws:iam::722000009750:role/eks-node-role";
   reqs[0].principal.org_id = "o-a1b2c3d4e5";
   reqs[0].principal.org_paths = paths;
   reqs[0].principal.n_org_paths = 1;
-  reqs[1].principal.arn = "arn:aws:sts::833000004321:assumed-role/eks-node-role/i-0c9d8e7f6a5b4c3d2";
+  reqs[1].principal.arn =
+      "arn:aws:sts::833000004321:assumed-role/eks-node-role/i-0c9d8e7f6a5b4c3d2";
   reqs[1].principal.account = "833000004321";
   reqs[1].principal.role_arn = "arn:aws:iam::833000004321:role/eks-node-role";
 
@@ -116,7 +121,8 @@ int main(int argc, char **argv)
   run(reqs, 2, 0.3, &allows); /* warm up */
   double full = run(reqs, 2, seconds, &allows);
   printf("full request (identity + repository policy + 2 SCP levels, B allowed / C denied): "
-         "%.0f evaluations/s (%.0f ns each)\n", full, 1e9 / full);
+         "%.0f evaluations/s (%.0f ns each)\n",
+         full, 1e9 / full);
 
   /* The repository policy alone, as the diagnosis asks "does the policy name this caller". */
   struct policy_request rp_only[2];

@@ -21,8 +21,13 @@
 
 /* Never signed: proxies and HTTP stacks rewrite them in flight (aws-c-auth's skip list). */
 static const char *const skipped_headers[] = {
-    "x-amzn-trace-id", "user-agent",  "connection", "sec-websocket-key",
-    "sec-websocket-protocol", "sec-websocket-version", "upgrade",
+    "x-amzn-trace-id",
+    "user-agent",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-protocol",
+    "sec-websocket-version",
+    "upgrade",
 };
 
 /* Headers the signer adds itself; a caller copy would be signed twice or contradict ours. */
@@ -35,24 +40,24 @@ static const char *const forbidden_headers[] = {
 
 /* Query parameters the signer adds itself (compared case-insensitively, as aws-c-auth does). */
 static const char *const forbidden_params[] = {
-    "X-Amz-Signature", "X-Amz-Date",    "X-Amz-Credential",     "X-Amz-Algorithm",
+    "X-Amz-Signature",     "X-Amz-Date",    "X-Amz-Credential",     "X-Amz-Algorithm",
     "X-Amz-SignedHeaders", "X-Amz-Expires", "X-Amz-Security-Token",
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-#define TRY(expr)                                                                             \
-  do {                                                                                        \
-    rc = (expr);                                                                              \
-    if (rc != ERR_OK)                                                                         \
-      goto out;                                                                               \
+#define TRY(expr)     \
+  do {                \
+    rc = (expr);      \
+    if (rc != ERR_OK) \
+      goto out;       \
   } while (0)
 
 /* ---- small helpers ---- */
 
 static bool is_unreserved(unsigned char c)
 {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 /* The whitespace set aws-c-auth trims and collapses in header values (C isspace in "C"). */
@@ -165,8 +170,8 @@ void sigv4_amz_date(time_t t, char out[17])
 
 /* ---- signing key ---- */
 
-enum err_code sigv4_signing_key(const char *secret_access_key, const char *date,
-                                const char *region, const char *service, unsigned char out[32])
+enum err_code sigv4_signing_key(const char *secret_access_key, const char *date, const char *region,
+                                const char *service, unsigned char out[32])
 {
   if (!secret_access_key || !*secret_access_key || !date || !region || !service)
     return ERR_INVALID;
@@ -363,8 +368,7 @@ static void signer_release(struct signer *s)
   buf_release(&s->scratch);
 }
 
-static enum err_code add_header(struct signer *s, const char *name, const char *value,
-                                size_t index)
+static enum err_code add_header(struct signer *s, const char *name, const char *value, size_t index)
 {
   size_t n = strlen(name);
   char *l = malloc(n + 1);
@@ -377,8 +381,7 @@ static enum err_code add_header(struct signer *s, const char *name, const char *
   return ERR_OK;
 }
 
-static enum err_code build_canonical_headers(struct signer *s, const char *amz_date,
-                                             struct err *e)
+static enum err_code build_canonical_headers(struct signer *s, const char *amz_date, struct err *e)
 {
   const struct sigv4_input *in = s->in;
   enum err_code rc = ERR_OK;
@@ -451,8 +454,8 @@ out:
 }
 
 /* Adds one parameter given unencoded; the canonical form is always the encoded one. */
-static enum err_code add_param(struct signer *s, const char *key, size_t key_len,
-                               const char *value, size_t value_len)
+static enum err_code add_param(struct signer *s, const char *key, size_t key_len, const char *value,
+                               size_t value_len)
 {
   enum err_code rc = ERR_OK;
   struct query_param qp = {NULL, NULL};
@@ -558,16 +561,15 @@ static enum err_code add_auth_params(struct signer *s, const char *amz_date)
   /* With omit_session_token the token travels in the URL but is not signed. */
   size_t n = auth_params(s, amz_date, s->with_token && !s->in->omit_session_token, items);
   for (size_t i = 0; i < n; i++) {
-    enum err_code rc = add_param(s, items[i].key, strlen(items[i].key), items[i].value,
-                                 strlen(items[i].value));
+    enum err_code rc =
+        add_param(s, items[i].key, strlen(items[i].key), items[i].value, strlen(items[i].value));
     if (rc)
       return rc;
   }
   return ERR_OK;
 }
 
-static enum err_code append_auth_query(const struct signer *s, struct buf *q,
-                                       const char *amz_date)
+static enum err_code append_auth_query(const struct signer *s, struct buf *q, const char *amz_date)
 {
   struct auth_param items[6];
   size_t n = auth_params(s, amz_date, s->with_token, items);
@@ -622,8 +624,7 @@ static enum err_code check_input(const struct sigv4_input *in, const struct sigv
                    "cannot sign: the access key id contains '/'; check that the key id and "
                    "secret are not swapped");
   if (!creds->secret_access_key || !*creds->secret_access_key)
-    return err_set(e, ERR_CREDENTIALS,
-                   "cannot sign: the credentials have no secret access key");
+    return err_set(e, ERR_CREDENTIALS, "cannot sign: the credentials have no secret access key");
   if (query_mode && (in->expires_s < 0 || in->expires_s > SIGV4_MAX_EXPIRES_S))
     return err_set(e, ERR_INVALID,
                    "cannot sign: expiry %ld s is outside 0..%ld (seven days); choose a "
@@ -732,9 +733,8 @@ static enum err_code sign(const struct sigv4_input *in, const struct sigv4_creds
     TRY(add_output_header(out, "X-Amz-Date", amz_date));
     if (in->sign_body)
       TRY(add_output_header(out, "x-amz-content-sha256", s.payload_hash));
-    TRY(buf_printf(&auth, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-                   SIGV4_ALGORITHM, creds->access_key_id, s.scope, buf_str(&s.signed_headers),
-                   out->signature));
+    TRY(buf_printf(&auth, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s", SIGV4_ALGORITHM,
+                   creds->access_key_id, s.scope, buf_str(&s.signed_headers), out->signature));
     TRY(add_output_header(out, "Authorization", buf_str(&auth)));
   } else {
     /* The request's own query goes out as given; the signer only appends. */

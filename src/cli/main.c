@@ -102,13 +102,14 @@ static const struct opt options[] = {
 
 static void usage(FILE *out)
 {
-  fprintf(out, "usage: ecrdiag --image REF [options]\n"
-               "       ecrdiag [--tui] [--image REF]      (interactive, on a terminal)\n"
-               "       ecrdiag explain [MESSAGE | -] [--output json]   (offline)\n"
-               "       ecrdiag policy eval|lint|fix ...   (offline; see 'ecrdiag policy --help')\n\n"
-               "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
-               "Probes with the AWS credentials of the environment, as the kubelet would with\n"
-               "the node's IAM role.\n\noptions:\n");
+  fprintf(out,
+          "usage: ecrdiag --image REF [options]\n"
+          "       ecrdiag [--tui] [--image REF]      (interactive, on a terminal)\n"
+          "       ecrdiag explain [MESSAGE | -] [--output json]   (offline)\n"
+          "       ecrdiag policy eval|lint|fix ...   (offline; see 'ecrdiag policy --help')\n\n"
+          "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
+          "Probes with the AWS credentials of the environment, as the kubelet would with\n"
+          "the node's IAM role.\n\noptions:\n");
   for (size_t i = 0; i < N_OPTIONS; i++) {
     char left[64];
     snprintf(left, sizeof left, "%s%s%s", options[i].name, options[i].metavar ? " " : "",
@@ -234,8 +235,10 @@ int main(int argc, char **argv)
     return EXIT_USAGE;
   }
   if (cli.org_id && !valid_org_id(cli.org_id)) {
-    fprintf(stderr, "ecrdiag: --org-id '%s' is not an organization id: it is 'o-' followed by "
-                    "10 to 32 lower-case letters or digits\n", cli.org_id);
+    fprintf(stderr,
+            "ecrdiag: --org-id '%s' is not an organization id: it is 'o-' followed by "
+            "10 to 32 lower-case letters or digits\n",
+            cli.org_id);
     return EXIT_USAGE;
   }
   if (cli.platform && !diag_platform_valid(cli.platform)) {
@@ -245,8 +248,10 @@ int main(int argc, char **argv)
   }
   enum fix_grant grant;
   if (cli.grant && !policyfix_grant_parse(cli.grant, &grant)) {
-    fprintf(stderr, "ecrdiag: --grant is one of org, account, role, role-condition, ou; not "
-                    "'%s'\n", cli.grant);
+    fprintf(stderr,
+            "ecrdiag: --grant is one of org, account, role, role-condition, ou; not "
+            "'%s'\n",
+            cli.grant);
     return EXIT_USAGE;
   }
   long timeout_ms = 0;
@@ -270,8 +275,10 @@ int main(int argc, char **argv)
                                  {"--registry-role-arn", cli.registry_role_arn}};
   for (size_t i = 0; i < 2; i++) {
     if (arns[i][1] && !creds_role_arn_valid(arns[i][1])) {
-      fprintf(stderr, "ecrdiag: %s '%s' is not an IAM role ARN "
-                      "(arn:aws:iam::ACCOUNT:role/NAME)\n", arns[i][0], arns[i][1]);
+      fprintf(stderr,
+              "ecrdiag: %s '%s' is not an IAM role ARN "
+              "(arn:aws:iam::ACCOUNT:role/NAME)\n",
+              arns[i][0], arns[i][1]);
       return EXIT_USAGE;
     }
   }

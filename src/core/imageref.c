@@ -148,14 +148,10 @@ struct host_suffix {
 };
 
 static const struct host_suffix host_suffixes[] = {
-    {"amazonaws.com", false, false, false},
-    {"amazonaws.com.cn", false, true, false},
-    {"on.aws", true, false, false},
-    {"on.amazonwebservices.com.cn", true, true, false},
-    {"c2s.ic.gov", false, false, true},
-    {"sc2s.sgov.gov", false, false, true},
-    {"cloud.adc-e.uk", false, false, true},
-    {"csp.hci.ic.gov", false, false, true},
+    {"amazonaws.com", false, false, false}, {"amazonaws.com.cn", false, true, false},
+    {"on.aws", true, false, false},         {"on.amazonwebservices.com.cn", true, true, false},
+    {"c2s.ic.gov", false, false, true},     {"sc2s.sgov.gov", false, false, true},
+    {"cloud.adc-e.uk", false, false, true}, {"csp.hci.ic.gov", false, false, true},
     {"amazonaws.eu", false, false, true},
 };
 
@@ -325,7 +321,9 @@ static enum host_class classify_host(const char *host, struct image_ref *r, stru
   memcpy(r->region, reg.p, reg.n);
   r->region[reg.n] = '\0';
   snprintf(r->partition, sizeof r->partition, "%s",
-           hs->china ? "aws-cn" : gov_region ? "aws-us-gov" : "aws");
+           hs->china    ? "aws-cn"
+           : gov_region ? "aws-us-gov"
+                        : "aws");
   r->fips = fips;
   r->dualstack = dual;
   return HOST_ECR;
@@ -390,8 +388,7 @@ static enum err_code check_repository(struct sv repo, const char *host, struct i
       return fail(r, IMAGEREF_MALFORMED, e,
                   "repository component " Q_FMT " must start and end with a letter or digit; "
                   "remove the leading or trailing '%c'",
-                  Q_ARG(comp.p, comp.n),
-                  !(is_lower(first) || is_digit(first)) ? first : last);
+                  Q_ARG(comp.p, comp.n), !(is_lower(first) || is_digit(first)) ? first : last);
     /* Separators between alphanumeric runs: ".", "_", "__" or any run of "-". */
     for (size_t i = 0; i < comp.n;) {
       if (is_lower(comp.p[i]) || is_digit(comp.p[i])) {
@@ -481,8 +478,7 @@ static enum err_code check_digest(struct sv d, struct image_ref *r, struct err *
 
 /* ---- the reference ---- */
 
-static enum err_code check_characters(const char *s, size_t n, struct image_ref *r,
-                                      struct err *e)
+static enum err_code check_characters(const char *s, size_t n, struct image_ref *r, struct err *e)
 {
   if (n == 0)
     return fail(r, IMAGEREF_MALFORMED, e,
@@ -638,11 +634,9 @@ enum err_code imageref_parse(const char *s, struct image_ref *r, struct err *e)
     return err_set(e, ERR_NOMEM, "out of memory");
 
   switch (classify_host(r->host, r, e)) {
-  case HOST_ECR:
-    break;
+  case HOST_ECR: break;
   case HOST_ECR_BAD:
-  case HOST_ISOLATED:
-    return ERR_PARSE;
+  case HOST_ISOLATED: return ERR_PARSE;
   case HOST_PUBLIC:
     return fail(r, IMAGEREF_ECR_PUBLIC, e,
                 "'%s' is ECR Public, which is not what this tool diagnoses: public images need "
@@ -663,8 +657,7 @@ enum err_code imageref_parse(const char *s, struct image_ref *r, struct err *e)
                 "port " Q_FMT " after the ECR host '%s' stops the kubelet's ECR credential "
                 "provider from matching the image (its patterns have no port), so the pull "
                 "gets no credentials; remove ':%.*s'",
-                Q_ARG(port.p - 1, port.n + 1), r->host, (int)(port.n > 16 ? 16 : port.n),
-                port.p);
+                Q_ARG(port.p - 1, port.n + 1), r->host, (int)(port.n > 16 ? 16 : port.n), port.p);
 
   struct sv rest = {slash + 1, name.n - (size_t)(slash + 1 - name.p)};
   struct sv repo = rest;
@@ -714,8 +707,8 @@ char *imageref_repository_arn(const struct image_ref *r)
     return NULL;
   struct buf b;
   buf_init(&b, 64 + REPO_MAX);
-  if (buf_printf(&b, "arn:%s:ecr:%s:%s:repository/%s", r->partition, r->region,
-                 r->registry_id, r->repository) != ERR_OK) {
+  if (buf_printf(&b, "arn:%s:ecr:%s:%s:repository/%s", r->partition, r->region, r->registry_id,
+                 r->repository) != ERR_OK) {
     buf_release(&b);
     return NULL;
   }

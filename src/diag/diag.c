@@ -32,25 +32,31 @@ struct probe {
   struct aws_client aws;            /* a template: each fetch sets its own http */
   struct ecr_auth auth;
   bool have_token;
-  char *image_digest;      /* from BatchGetImage, used for the registry request */
-  char *platform_digest;   /* the index entry for the node's platform, when an index */
-  char *config_digest;     /* of the image manifest that would be pulled */
-  char *layer_digest;      /* its first layer */
-  bool single_platform;    /* the reference names one image manifest, not an index */
-  char *policy_text;       /* the repository policy, when the caller could read it */
-  bool policy_known;       /* policy_text is the truth (NULL: none exists) */
-  bool repo_missing;       /* the registry account's view says the repository does not exist */
-  long long deadline_ms;   /* CLOCK_MONOTONIC: the whole check ends here */
+  char *image_digest;    /* from BatchGetImage, used for the registry request */
+  char *platform_digest; /* the index entry for the node's platform, when an index */
+  char *config_digest;   /* of the image manifest that would be pulled */
+  char *layer_digest;    /* its first layer */
+  bool single_platform;  /* the reference names one image manifest, not an index */
+  char *policy_text;     /* the repository policy, when the caller could read it */
+  bool policy_known;     /* policy_text is the truth (NULL: none exists) */
+  bool repo_missing;     /* the registry account's view says the repository does not exist */
+  long long deadline_ms; /* CLOCK_MONOTONIC: the whole check ends here */
 };
 
 /* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
 const char *const diag_plan[] = {
-    "sts.GetCallerIdentity",   "organizations.DescribeOrganization",
-    "ecr.GetAuthorizationToken", "ecr.GetRepositoryPolicy",
-    "ecr.BatchGetImage",       "registry.ping",
-    "registry.manifest",       "registry.platform_manifest",
-    "registry.config_blob",    "registry.layer_blob",
-    "layer.config",            "layer.download",
+    "sts.GetCallerIdentity",
+    "organizations.DescribeOrganization",
+    "ecr.GetAuthorizationToken",
+    "ecr.GetRepositoryPolicy",
+    "ecr.BatchGetImage",
+    "registry.ping",
+    "registry.manifest",
+    "registry.platform_manifest",
+    "registry.config_blob",
+    "registry.layer_blob",
+    "layer.config",
+    "layer.download",
 };
 const size_t diag_plan_len = sizeof diag_plan / sizeof diag_plan[0];
 
@@ -125,7 +131,6 @@ static void emit(const struct probe *p, enum diag_event_kind kind, const char *i
   p->o->on_event(p->o->event_ctx, &ev);
 }
 
-
 /* Adds a finding; takes ownership of evidence (NULL: an empty object). */
 __attribute__((format(printf, 4, 5))) static void
 add_finding(struct diagnosis *d, enum cause_id cause, json_t *evidence, const char *fmt, ...)
@@ -174,9 +179,16 @@ static bool code_is(const struct aws_call *call, const char *a, const char *b)
 static bool is_throttling_code(const char *c)
 {
   static const char *const codes[] = {
-      "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-      "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
-      "ProvisionedThroughputExceededException", "LimitExceededException",
+      "Throttling",
+      "ThrottlingException",
+      "ThrottledException",
+      "RequestThrottledException",
+      "TooManyRequestsException",
+      "RequestLimitExceeded",
+      "RequestThrottled",
+      "SlowDown",
+      "ProvisionedThroughputExceededException",
+      "LimitExceededException",
   };
   for (size_t i = 0; c && i < sizeof codes / sizeof codes[0]; i++)
     if (strcmp(c, codes[i]) == 0)
@@ -190,8 +202,11 @@ static enum cause_id prober_cause(const struct aws_call *call)
 {
   switch (call->transport) {
   case ERR_OK: break;
-  case ERR_DNS: case ERR_CONNECT: case ERR_TIMEOUT: case ERR_TLS: case ERR_NETWORK:
-    return CAUSE_PROBE_UNREACHABLE;
+  case ERR_DNS:
+  case ERR_CONNECT:
+  case ERR_TIMEOUT:
+  case ERR_TLS:
+  case ERR_NETWORK: return CAUSE_PROBE_UNREACHABLE;
   default: return CAUSE_SERVICE_ERROR;
   }
   if (code_is(call, "InvalidClientTokenId", "UnrecognizedClientException"))
@@ -238,11 +253,12 @@ static void add_prober_finding(struct probe *p, enum cause_id cause, const struc
 {
   json_t *ev = check_evidence(c);
   if (cause == CAUSE_CLOCK_SKEW && p->aws.now)
-    json_object_set_new(ev, "note", json_string("AWS rejects signatures more than 15 minutes "
-                                                "away from its clock"));
+    json_object_set_new(ev, "note",
+                        json_string("AWS rejects signatures more than 15 minutes "
+                                    "away from its clock"));
   add_finding(p->d, cause, ev, "%s failed: %s. %s: %s.", c ? c->id : "a call",
-              c && c->error_message ? c->error_message : "no answer",
-              cause_info(cause)->title, prober_advice(cause));
+              c && c->error_message ? c->error_message : "no answer", cause_info(cause)->title,
+              prober_advice(cause));
 }
 
 /* The policy type AWS names at the end of an AccessDenied message (IAM troubleshooting page:
@@ -257,8 +273,8 @@ struct denied_reason {
 static struct denied_reason parse_denied_reason(const char *msg)
 {
   static const char *const types[] = {
-      "resource-based", "identity-based", "service control", "resource control",
-      "permissions boundary", "session", "VPC endpoint",
+      "resource-based",       "identity-based", "service control", "resource control",
+      "permissions boundary", "session",        "VPC endpoint",
   };
   struct denied_reason r = {0};
   if (!msg)
@@ -326,8 +342,8 @@ struct fetch {
   struct http_client *http;
   enum err_code rc;
   struct err e;
-  struct aws_call call;         /* AWS requests */
-  struct registry_result reg;   /* registry requests */
+  struct aws_call call;       /* AWS requests */
+  struct registry_result reg; /* registry requests */
   const struct registry_target *target;
   const char *manifest_ref; /* manifests: the tag or digest; blobs: the digest */
   const char *url;          /* downloads: the pre-signed URL (a secret, borrowed) */
@@ -376,7 +392,8 @@ static void check_from_fetch(struct diag_check *c, const struct fetch *f)
     c->http_status = f->reg.status;
     c->error_code = str_dup(f->reg.error_code);
     c->error_message = str_dup(f->reg.error_message ? f->reg.error_message
-                                                    : f->rc ? f->e.msg : NULL);
+                               : f->rc              ? f->e.msg
+                                                    : NULL);
     return;
   }
   c->endpoint = str_dup(f->call.endpoint);
@@ -385,7 +402,8 @@ static void check_from_fetch(struct diag_check *c, const struct fetch *f)
   c->http_status = f->call.http_status;
   c->error_code = str_dup(f->call.error_code);
   c->error_message = str_dup(f->call.error_message ? f->call.error_message
-                                                   : f->rc ? f->e.msg : NULL);
+                             : f->rc               ? f->e.msg
+                                                   : NULL);
   c->request_id = str_dup(f->call.request_id);
 }
 
@@ -435,16 +453,14 @@ static void *fetch_run(void *arg)
     f->rc = ecr_batch_get_image(&aws, r->region, r->registry_id, r->repository, tag, r->digest,
                                 &f->resp, &f->call, &f->e);
     break;
-  case FETCH_REGISTRY_PING:
-    f->rc = registry_ping(f->http, f->target, &f->reg, &f->e);
-    break;
+  case FETCH_REGISTRY_PING: f->rc = registry_ping(f->http, f->target, &f->reg, &f->e); break;
   case FETCH_REGISTRY_MANIFEST:
-    f->rc = registry_head_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg,
-                                   &f->e);
+    f->rc =
+        registry_head_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg, &f->e);
     break;
   case FETCH_PLATFORM_MANIFEST:
-    f->rc = registry_get_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg,
-                                  &f->e);
+    f->rc =
+        registry_get_manifest(f->http, f->target, r->repository, f->manifest_ref, &f->reg, &f->e);
     break;
   case FETCH_CONFIG_BLOB:
   case FETCH_LAYER_BLOB:
@@ -453,8 +469,8 @@ static void *fetch_run(void *arg)
     break;
   case FETCH_CONFIG_DOWNLOAD:
   case FETCH_LAYER_DOWNLOAD:
-    f->rc = registry_fetch_layer(f->http, f->url, time_left_ms(p),
-                                 f->kind == FETCH_CONFIG_DOWNLOAD, &f->reg, &f->e);
+    f->rc = registry_fetch_layer(f->http, f->url, time_left_ms(p), f->kind == FETCH_CONFIG_DOWNLOAD,
+                                 &f->reg, &f->e);
     break;
   case FETCH_COUNT: break;
   }
@@ -589,8 +605,7 @@ static void caller_principal_init(const struct diagnosis *d, struct caller_princ
     buf_init(&b, 2048);
     /* arn:PARTITION:sts::ACCOUNT: -> arn:PARTITION:iam::ACCOUNT:role/ROLE */
     const char *sts = strstr(arn, ":sts:");
-    if (sts && slash &&
-        buf_append(&b, arn, (size_t)(sts - arn)) == ERR_OK &&
+    if (sts && slash && buf_append(&b, arn, (size_t)(sts - arn)) == ERR_OK &&
         buf_printf(&b, ":iam::%s:role/%.*s", d->caller.account, (int)(slash - role), role) ==
             ERR_OK)
       cp->role_arn = buf_detach(&b);
@@ -655,13 +670,14 @@ static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
       if (dec.decisive[i].slot.kind != POLICY_SLOT_RESOURCE)
         continue;
       const char *sid = dec.decisive[i].sid;
-      json_object_set_new(ev, "statement",
-                          json_pack("{s:i, s:s?}", "index", (int)dec.decisive[i].statement,
-                                    "sid", sid));
+      json_object_set_new(
+          ev, "statement",
+          json_pack("{s:i, s:s?}", "index", (int)dec.decisive[i].statement, "sid", sid));
       add_finding(d, CAUSE_REPO_POLICY_EXPLICIT_DENY, json_incref(ev),
                   "Statement %zu%s%s%s of the repository policy of %s denies %s to %s; a Deny "
-                  "wins over every Allow.", dec.decisive[i].statement, sid ? " (Sid \"" : "",
-                  sid ? sid : "", sid ? "\")" : "", repo_name, action, who);
+                  "wins over every Allow.",
+                  dec.decisive[i].statement, sid ? " (Sid \"" : "", sid ? sid : "",
+                  sid ? "\")" : "", repo_name, action, who);
       explained = true;
       break;
     }
@@ -677,16 +693,15 @@ static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
     json_t *want = condition_values(p->policy_text, m->statement, m->cond_operator, m->cond_key);
     char *want_s = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
     json_object_set_new(ev, "statement",
-                        json_pack("{s:i, s:s?, s:s, s:s, s:o, s:s?}", "index",
-                                  (int)m->statement, "sid", m->sid, "operator",
-                                  m->cond_operator, "key", m->cond_key, "expected", want,
-                                  "caller_org_id", d->caller.org_id));
+                        json_pack("{s:i, s:s?, s:s, s:s, s:o, s:s?}", "index", (int)m->statement,
+                                  "sid", m->sid, "operator", m->cond_operator, "key", m->cond_key,
+                                  "expected", want, "caller_org_id", d->caller.org_id));
     add_finding(d, CAUSE_ORG_CONDITION_MISMATCH, json_incref(ev),
                 "Statement %zu%s%s%s of the repository policy of %s would allow %s, but its "
                 "condition %s %s = %s does not match the caller (%s%s).",
-                m->statement, m->sid ? " (Sid \"" : "", m->sid ? m->sid : "",
-                m->sid ? "\")" : "", repo_name, action, m->cond_operator, m->cond_key,
-                want_s ? want_s : "?", d->caller.org_id ? "its organization is " : "",
+                m->statement, m->sid ? " (Sid \"" : "", m->sid ? m->sid : "", m->sid ? "\")" : "",
+                repo_name, action, m->cond_operator, m->cond_key, want_s ? want_s : "?",
+                d->caller.org_id ? "its organization is " : "",
                 d->caller.org_id ? d->caller.org_id
                                  : "its organization could not be read; pass --org-id");
     free(want_s);
@@ -696,8 +711,9 @@ static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
   json_object_set_new(ev, "statement", json_null());
   add_finding(d, CAUSE_REPO_POLICY_NOT_GRANTING, json_incref(ev),
               "The repository policy of %s (read by ecrdiag) has %zu statement%s, and none of "
-              "them allows %s to %s.", repo_name, policy_statement_count(repo),
-              policy_statement_count(repo) == 1 ? "" : "s", who, action);
+              "them allows %s to %s.",
+              repo_name, policy_statement_count(repo), policy_statement_count(repo) == 1 ? "" : "s",
+              who, action);
   explained = true;
 out:
   if (explained)
@@ -719,8 +735,8 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
   json_object_set_new(ev, "caller_account", json_string(d->caller.account));
   json_object_set_new(ev, "registry_id", json_string(d->ref.registry_id));
   json_object_set_new(ev, "aws_reason",
-                      why.found ? json_pack("{s:s, s:b}", "policy_type", why.type,
-                                            "explicit_deny", why.explicit_deny)
+                      why.found ? json_pack("{s:s, s:b}", "policy_type", why.type, "explicit_deny",
+                                            why.explicit_deny)
                                 : json_null());
   const char *who = d->caller.arn;
   const char *repo = d->ref.repository;
@@ -739,7 +755,8 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
   if (!why.found) {
     add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, ev,
                 "AWS denied %s on %s to %s; within one account that means its IAM policies do "
-                "not allow it (AWS gave no reason).", action, repo, who);
+                "not allow it (AWS gave no reason).",
+                action, repo, who);
     return;
   }
   if (strcmp(why.type, "resource-based") == 0 && p->policy_text &&
@@ -790,8 +807,8 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
 }
 
 /* failures[] of BatchGetImage (ECR API reference, ImageFailure.failureCode). */
-static void finding_for_image_failure(struct probe *p, const struct diag_check *c,
-                                      const char *code, const char *reason)
+static void finding_for_image_failure(struct probe *p, const struct diag_check *c, const char *code,
+                                      const char *reason)
 {
   struct diagnosis *d = p->d;
   json_t *ev = check_evidence(c);
@@ -808,7 +825,8 @@ static void finding_for_image_failure(struct probe *p, const struct diag_check *
     add_finding(d, CAUSE_KMS_KEY_UNUSABLE, ev,
                 "ECR cannot decrypt image %s with the repository's KMS key (%s: %s). The fix is "
                 "on the key (enabled, not pending deletion, ECR's grant in place), not the node "
-                "role.", ref, code, reason ? reason : "");
+                "role.",
+                ref, code, reason ? reason : "");
   else if (strncmp(code, "Upstream", 8) == 0)
     add_finding(d, CAUSE_PTC_UPSTREAM_FAILED, ev,
                 "The pull-through cache could not fetch %s from upstream (%s: %s).", ref, code,
@@ -887,8 +905,7 @@ static bool media_type_is_index(const char *mt)
 /* The blobs an image manifest names: what the runtime downloads next. */
 static void take_image_manifest(struct probe *p, json_t *man)
 {
-  const char *config = json_string_value(
-      json_object_get(json_object_get(man, "config"), "digest"));
+  const char *config = json_string_value(json_object_get(json_object_get(man, "config"), "digest"));
   const char *layer = json_string_value(
       json_object_get(json_array_get(json_object_get(man, "layers"), 0), "digest"));
   if (config && !p->config_digest)
@@ -926,7 +943,8 @@ static void check_manifest(struct probe *p, const struct diag_check *c, json_t *
   json_t *available = json_array();
   size_t i;
   json_t *entry;
-  json_array_foreach(list, i, entry) {
+  json_array_foreach(list, i, entry)
+  {
     json_t *pj = json_object_get(entry, "platform");
     struct platform have;
     platform_set(&have, json_string_value(json_object_get(pj, "os")),
@@ -966,8 +984,8 @@ static void read_image(struct probe *p, struct fetch *f)
   if (!c)
     return;
   if (image) {
-    const char *digest = json_string_value(
-        json_object_get(json_object_get(image, "imageId"), "imageDigest"));
+    const char *digest =
+        json_string_value(json_object_get(json_object_get(image, "imageId"), "imageDigest"));
     p->image_digest = str_dup(digest);
     check_manifest(p, c, image);
   } else if (tool != CAUSE_COUNT) {
@@ -1022,7 +1040,8 @@ static void read_registry(struct probe *p, struct fetch *ping, struct fetch *man
   if (ping->rc) {
     add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
                 "The registry %s cannot be reached from this host: %s. Run ecrdiag on the node "
-                "to see whether the node can.", d->ref.host, c ? c->error_message : "");
+                "to see whether the node can.",
+                d->ref.host, c ? c->error_message : "");
   }
   c = add_fetch_check(p, manifest);
   if (!c || manifest->rc == ERR_OK ? c && c->status == CHECK_PASS : ping->rc != ERR_OK)
@@ -1034,8 +1053,8 @@ static void read_registry(struct probe *p, struct fetch *ping, struct fetch *man
     /* The API allowed what the registry refused: nothing above explains it. */
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
                 "ECR's API returned the image, but the registry answered HTTP %ld%s%s to the "
-                "manifest request.", c->http_status, c->error_code ? " " : "",
-                c->error_code ? c->error_code : "");
+                "manifest request.",
+                c->http_status, c->error_code ? " " : "", c->error_code ? c->error_code : "");
   }
 }
 
@@ -1098,14 +1117,16 @@ static void read_download(struct probe *p, struct fetch *f)
     add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
                 "The layer host %s cannot be reached from this host: %s. Nodes download layers "
                 "from S3 (through the S3 gateway endpoint in a private subnet); run ecrdiag on "
-                "the node to see whether it can.", c->endpoint, c->error_message);
+                "the node to see whether it can.",
+                c->endpoint, c->error_message);
     return;
   }
   if (c->status != CHECK_PASS) {
     add_finding(d, CAUSE_LAYER_DOWNLOAD_BLOCKED, check_evidence(c),
                 "The layer host refused the download with HTTP %ld: the registry handed out the "
                 "URL, but the layer cannot be fetched (an S3 VPC endpoint policy or a proxy "
-                "often blocks prod-%s-starport-layer-bucket).", c->http_status, d->ref.region);
+                "often blocks prod-%s-starport-layer-bucket).",
+                c->http_status, d->ref.region);
     return;
   }
   if (f->kind != FETCH_CONFIG_DOWNLOAD || !p->single_platform || !f->reg.body)
@@ -1120,9 +1141,9 @@ static void read_download(struct probe *p, struct fetch *f)
                json_string_value(json_object_get(cfg, "variant")));
   if (have.arch[0] && !platform_match(&want, &have)) {
     json_t *ev = check_evidence(c);
-    json_object_set_new(ev, "image_platform",
-                        json_sprintf("%s/%s%s%s", have.os, have.arch, have.variant[0] ? "/" : "",
-                                     have.variant));
+    json_object_set_new(
+        ev, "image_platform",
+        json_sprintf("%s/%s%s%s", have.os, have.arch, have.variant[0] ? "/" : "", have.variant));
     json_object_set_new(ev, "platform", json_string(d->platform));
     add_finding(d, CAUSE_ARCH_MISMATCH_AT_RUNTIME, ev,
                 "Image %s is built for %s/%s only: it pulls on a %s node, then its container "
@@ -1225,10 +1246,9 @@ static void build_fix(struct probe *p)
     return;
   enum cause_id primary = d->findings[0].cause;
   bool repo_side = primary == CAUSE_REPO_POLICY_NOT_GRANTING ||
-                   primary == CAUSE_REPO_POLICY_MISSING ||
-                   primary == CAUSE_ORG_CONDITION_MISMATCH;
-  bool identity_side = primary == CAUSE_IDENTITY_POLICY_MISSING ||
-                       primary == CAUSE_AUTH_TOKEN_DENIED;
+                   primary == CAUSE_REPO_POLICY_MISSING || primary == CAUSE_ORG_CONDITION_MISMATCH;
+  bool identity_side =
+      primary == CAUSE_IDENTITY_POLICY_MISSING || primary == CAUSE_AUTH_TOKEN_DENIED;
   if (!(repo_side && cross_account(p)) && !identity_side)
     return;
   enum fix_grant grant = d->caller.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT;
@@ -1301,8 +1321,8 @@ static void on_creds_call(void *ctx, const char *id, const struct aws_call *call
 }
 
 /* Runs one credential chain; false with a finding when it found nothing usable. */
-static bool probe_creds(struct probe *p, const struct creds_options *given,
-                        struct aws_creds *out, bool registry)
+static bool probe_creds(struct probe *p, const struct creds_options *given, struct aws_creds *out,
+                        bool registry)
 {
   struct creds_options co = given ? *given : (struct creds_options){0};
   co.region = p->d->ref.region; /* one STS region for the whole run: the registry's */
@@ -1358,10 +1378,9 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   struct err sub = {0};
 
   if (imageref_parse(o->image ? o->image : "", &d->ref, &sub) != ERR_OK) {
-    enum cause_id cause = d->ref.kind == IMAGEREF_MALFORMED ? CAUSE_IMAGE_REF_INVALID
-                                                            : CAUSE_NOT_ECR;
-    add_finding(d, cause, json_pack("{s:s}", "reference", o->image ? o->image : ""), "%s",
-                sub.msg);
+    enum cause_id cause =
+        d->ref.kind == IMAGEREF_MALFORMED ? CAUSE_IMAGE_REF_INVALID : CAUSE_NOT_ECR;
+    add_finding(d, cause, json_pack("{s:s}", "reference", o->image ? o->image : ""), "%s", sub.msg);
     goto judge;
   }
   d->ref_ok = true;

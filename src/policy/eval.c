@@ -73,14 +73,10 @@ static bool cstr_ieq(const char *s, const char *key, size_t n)
 static const char *principal_type_name(enum policy_principal_type t)
 {
   switch (t) {
-  case POLICY_PRINCIPAL_USER:
-    return "User";
-  case POLICY_PRINCIPAL_ASSUMED_ROLE:
-    return "AssumedRole";
-  case POLICY_PRINCIPAL_FEDERATED_USER:
-    return "FederatedUser";
-  case POLICY_PRINCIPAL_ROOT:
-    return "Account";
+  case POLICY_PRINCIPAL_USER: return "User";
+  case POLICY_PRINCIPAL_ASSUMED_ROLE: return "AssumedRole";
+  case POLICY_PRINCIPAL_FEDERATED_USER: return "FederatedUser";
+  case POLICY_PRINCIPAL_ROOT: return "Account";
   }
   return "User";
 }
@@ -297,12 +293,9 @@ static bool not_principal_exempts(const struct pstmt *st, const struct ectx *c)
       role = true;
   }
   switch (c->r->principal.type) {
-  case POLICY_PRINCIPAL_ROOT:
-    return acct;
-  case POLICY_PRINCIPAL_ASSUMED_ROLE:
-    return acct && role && self;
-  default:
-    return acct && self;
+  case POLICY_PRINCIPAL_ROOT: return acct;
+  case POLICY_PRINCIPAL_ASSUMED_ROLE: return acct && role && self;
+  default: return acct && self;
   }
 }
 
@@ -320,9 +313,7 @@ static enum reach principal_reach(const struct pstmt *st, const struct ectx *c)
   for (uint32_t i = 0; i < st->n_prins && best < R_FULL; i++) {
     const struct pprin *pr = &st->prins[i];
     switch ((enum pprin_kind)pr->kind) {
-    case PPRIN_STAR:
-      best = R_FULL;
-      break;
+    case PPRIN_STAR: best = R_FULL; break;
     case PPRIN_ACCOUNT:
       if (sv_eq_pstr(c->p_account, &pr->v) && best < R_ACCOUNT)
         best = R_ACCOUNT;
@@ -334,8 +325,7 @@ static enum reach principal_reach(const struct pstmt *st, const struct ectx *c)
                sv_eq_pstr(c->p_role, &pr->v) && best < R_ROLE)
         best = R_ROLE;
       break;
-    case PPRIN_OTHER:
-      break;
+    case PPRIN_OTHER: break;
     }
   }
   return best;
@@ -350,22 +340,16 @@ static bool num_op(enum cop op, int cmp)
 {
   switch (op) {
   case COP_NUMERIC_EQ:
-  case COP_DATE_EQ:
-    return cmp == 0;
+  case COP_DATE_EQ: return cmp == 0;
   case COP_NUMERIC_LT:
-  case COP_DATE_LT:
-    return cmp < 0;
+  case COP_DATE_LT: return cmp < 0;
   case COP_NUMERIC_LE:
-  case COP_DATE_LE:
-    return cmp <= 0;
+  case COP_DATE_LE: return cmp <= 0;
   case COP_NUMERIC_GT:
-  case COP_DATE_GT:
-    return cmp > 0;
+  case COP_DATE_GT: return cmp > 0;
   case COP_NUMERIC_GE:
-  case COP_DATE_GE:
-    return cmp >= 0;
-  default:
-    return false;
+  case COP_DATE_GE: return cmp >= 0;
+  default: return false;
   }
 }
 
@@ -395,14 +379,10 @@ static bool value_matches_text(const struct pcond *pc, const struct pval *pv, co
                                size_t pn, const unsigned char *lit, struct sv rv)
 {
   switch ((enum cop)pc->op) {
-  case COP_STRING_EQUALS:
-    return pn == rv.n && memcmp(ps, rv.p, pn) == 0;
-  case COP_STRING_EQUALS_IC:
-    return pol_ieq(ps, pn, rv.p, rv.n);
-  case COP_STRING_LIKE:
-    return pol_glob(ps, pn, lit, rv.p, rv.n, GLOB_PLAIN);
-  case COP_ARN_LIKE:
-    return pol_arn_like(ps, pn, lit, rv.p, rv.n);
+  case COP_STRING_EQUALS: return pn == rv.n && memcmp(ps, rv.p, pn) == 0;
+  case COP_STRING_EQUALS_IC: return pol_ieq(ps, pn, rv.p, rv.n);
+  case COP_STRING_LIKE: return pol_glob(ps, pn, lit, rv.p, rv.n, GLOB_PLAIN);
+  case COP_ARN_LIKE: return pol_arn_like(ps, pn, lit, rv.p, rv.n);
   case COP_NUMERIC_EQ:
   case COP_NUMERIC_LT:
   case COP_NUMERIC_LE:
@@ -419,8 +399,7 @@ static bool value_matches_text(const struct pcond *pc, const struct pval *pv, co
     double v;
     return pol_parse_date(rv.p, rv.n, &v) && num_op((enum cop)pc->op, cmp_num(v, pv->u.num));
   }
-  case COP_BOOL:
-    return pol_ieq(ps, pn, rv.p, rv.n);
+  case COP_BOOL: return pol_ieq(ps, pn, rv.p, rv.n);
   case COP_BINARY: {
     unsigned char buf[1024];
     size_t bn;
@@ -432,8 +411,7 @@ static bool value_matches_text(const struct pcond *pc, const struct pval *pv, co
     struct ip_cidr a;
     return pol_parse_cidr(rv.p, rv.n, &a, false) && pol_cidr_contains(&pv->u.ip, &a);
   }
-  case COP_NULL:
-    return false;
+  case COP_NULL: return false;
   }
   return false;
 }
@@ -490,8 +468,8 @@ static bool condition_true(const struct ectx *c, const struct pcond *pc)
   return false;
 }
 
-static void add_hit(struct hit *arr, size_t *n, bool *trunc, struct policy_slot slot,
-                    uint32_t stmt, const char *sid, enum reach reach)
+static void add_hit(struct hit *arr, size_t *n, bool *trunc, struct policy_slot slot, uint32_t stmt,
+                    const char *sid, enum reach reach)
 {
   if (*n == HITS_MAX) {
     *trunc = true;
@@ -653,16 +631,15 @@ enum err_code policy_evaluate(const struct policy_request *r, struct policy_deci
   c->p_arn = sv_from(pp->arn);
   c->p_account = sv_from(pp->account);
   c->p_role = pp->role_arn ? sv_from(pp->role_arn) : (struct sv){NULL, 0};
-  c->p_principal_arn = (type == POLICY_PRINCIPAL_ASSUMED_ROLE && c->p_role.p) ? c->p_role
-                                                                               : c->p_arn;
-  c->p_username = type == POLICY_PRINCIPAL_USER ? tail_after_slash(c->p_arn)
-                                                : (struct sv){NULL, 0};
+  c->p_principal_arn =
+      (type == POLICY_PRINCIPAL_ASSUMED_ROLE && c->p_role.p) ? c->p_role : c->p_arn;
+  c->p_username = type == POLICY_PRINCIPAL_USER ? tail_after_slash(c->p_arn) : (struct sv){NULL, 0};
   struct sv service = arn_field(c->resource, 2);
   c->res_account = arn_field(c->resource, 4);
   c->res_is_ecr = service.n == 3 && memcmp(service.p, "ecr", 3) == 0;
-  c->cross = c->res_account.n > 0 &&
-             !(c->res_account.n == c->p_account.n &&
-               memcmp(c->res_account.p, c->p_account.p, c->p_account.n) == 0);
+  c->cross =
+      c->res_account.n > 0 && !(c->res_account.n == c->p_account.n &&
+                                memcmp(c->res_account.p, c->p_account.p, c->p_account.n) == 0);
   d->cross_account = c->cross;
 
   bool root = type == POLICY_PRINCIPAL_ROOT;
@@ -684,10 +661,8 @@ enum err_code policy_evaluate(const struct policy_request *r, struct policy_deci
   struct slot_res id = {0}, bnd = {0}, sess = {0}, rp = {0}, reg = {0}, vpce = {0};
   bool scp_level_ok[POLICY_MAX_SCP_LEVELS], rcp_level_ok[POLICY_MAX_SCP_LEVELS];
   bool any_deny = false;
-  size_t n_scp = r->n_scp_levels < POLICY_MAX_SCP_LEVELS ? r->n_scp_levels
-                                                         : POLICY_MAX_SCP_LEVELS;
-  size_t n_rcp = r->n_rcp_levels < POLICY_MAX_SCP_LEVELS ? r->n_rcp_levels
-                                                         : POLICY_MAX_SCP_LEVELS;
+  size_t n_scp = r->n_scp_levels < POLICY_MAX_SCP_LEVELS ? r->n_scp_levels : POLICY_MAX_SCP_LEVELS;
+  size_t n_rcp = r->n_rcp_levels < POLICY_MAX_SCP_LEVELS ? r->n_rcp_levels : POLICY_MAX_SCP_LEVELS;
   if (scp_applies)
     for (size_t l = 0; l < n_scp; l++) {
       struct slot_res lv = {0};
@@ -705,8 +680,7 @@ enum err_code policy_evaluate(const struct policy_request *r, struct policy_deci
   if (rp_applies)
     eval_policy(c, r->resource_policy, (struct policy_slot){POLICY_SLOT_RESOURCE, -1, -1}, &rp);
   if (reg_applies)
-    eval_policy(c, r->registry_policy, (struct policy_slot){POLICY_SLOT_REGISTRY, -1, -1},
-                &reg);
+    eval_policy(c, r->registry_policy, (struct policy_slot){POLICY_SLOT_REGISTRY, -1, -1}, &reg);
   if (id_applies)
     eval_list(c, r->identity_policies, r->n_identity_policies, POLICY_SLOT_IDENTITY, -1, &id);
   if (bnd_applies)
@@ -753,9 +727,8 @@ enum err_code policy_evaluate(const struct policy_request *r, struct policy_deci
         add_missing(d, POLICY_SLOT_RESOURCE, -1);
       if (best == R_ACCOUNT)
         for (size_t i = 0; i < c->n_allows; i++)
-          if (c->allows[i].reach == R_ACCOUNT &&
-              (c->allows[i].slot.kind == POLICY_SLOT_RESOURCE ||
-               c->allows[i].slot.kind == POLICY_SLOT_REGISTRY))
+          if (c->allows[i].reach == R_ACCOUNT && (c->allows[i].slot.kind == POLICY_SLOT_RESOURCE ||
+                                                  c->allows[i].slot.kind == POLICY_SLOT_REGISTRY))
             add_miss(c, c->allows[i].slot, c->allows[i].stmt, c->allows[i].sid,
                      POLICY_MISS_ACCOUNT_ONLY, NULL);
     }
@@ -822,12 +795,9 @@ enum err_code policy_evaluate(const struct policy_request *r, struct policy_deci
 const char *policy_outcome_name(enum policy_outcome o)
 {
   switch (o) {
-  case POLICY_ALLOW:
-    return "Allow";
-  case POLICY_IMPLICIT_DENY:
-    return "ImplicitDeny";
-  case POLICY_EXPLICIT_DENY:
-    return "ExplicitDeny";
+  case POLICY_ALLOW: return "Allow";
+  case POLICY_IMPLICIT_DENY: return "ImplicitDeny";
+  case POLICY_EXPLICIT_DENY: return "ExplicitDeny";
   }
   return "ImplicitDeny";
 }
@@ -860,18 +830,10 @@ void policy_slot_name(struct policy_slot s, bool with_index, char *out, size_t o
       snprintf(out, out_size, "%s[%d]", base, s.level);
     break;
   }
-  case POLICY_SLOT_RESOURCE:
-    snprintf(out, out_size, "resource_policy");
-    break;
-  case POLICY_SLOT_REGISTRY:
-    snprintf(out, out_size, "registry_policy");
-    break;
-  case POLICY_SLOT_BOUNDARY:
-    snprintf(out, out_size, "boundary");
-    break;
-  case POLICY_SLOT_VPCE:
-    snprintf(out, out_size, "vpce_policy");
-    break;
+  case POLICY_SLOT_RESOURCE: snprintf(out, out_size, "resource_policy"); break;
+  case POLICY_SLOT_REGISTRY: snprintf(out, out_size, "registry_policy"); break;
+  case POLICY_SLOT_BOUNDARY: snprintf(out, out_size, "boundary"); break;
+  case POLICY_SLOT_VPCE: snprintf(out, out_size, "vpce_policy"); break;
   }
 }
 
@@ -886,9 +848,9 @@ json_t *policy_decision_to_json(const struct policy_decision *d)
   for (size_t i = 0; i < d->n_decisive; i++) {
     const struct policy_decisive *x = &d->decisive[i];
     policy_slot_name(x->slot, true, name, sizeof name);
-    json_t *item = json_pack("{s:s, s:I, s:o}", "policy", name, "statement",
-                             (json_int_t)x->statement, "sid",
-                             x->sid ? json_string(x->sid) : json_null());
+    json_t *item =
+        json_pack("{s:s, s:I, s:o}", "policy", name, "statement", (json_int_t)x->statement, "sid",
+                  x->sid ? json_string(x->sid) : json_null());
     if (!item || json_array_append_new(dec, item))
       goto fail;
   }
@@ -898,10 +860,8 @@ json_t *policy_decision_to_json(const struct policy_decision *d)
       goto fail;
   }
   if (json_object_set_new(o, "decision", json_string(policy_outcome_name(d->decision))) ||
-      json_object_set_new(o, "decisive", dec) ||
-      json_object_set_new(o, "missing_allow_in", miss) ||
-      json_object_set_new(o, "confidence",
-                          json_string(policy_confidence_name(d->confidence)))) {
+      json_object_set_new(o, "decisive", dec) || json_object_set_new(o, "missing_allow_in", miss) ||
+      json_object_set_new(o, "confidence", json_string(policy_confidence_name(d->confidence)))) {
     json_decref(o);
     return NULL;
   }

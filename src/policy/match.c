@@ -156,8 +156,7 @@ static size_t arn_split(const char *s, size_t n, size_t start[6], size_t len[6])
   return parts + 1;
 }
 
-bool pol_arn_like(const char *pat, size_t pn, const unsigned char *lit, const char *s,
-                  size_t sn)
+bool pol_arn_like(const char *pat, size_t pn, const unsigned char *lit, const char *s, size_t sn)
 {
   size_t ps[6], pl[6], ss[6], sl[6];
   if (pn == 1 && pat[0] == '*' && !(lit && lit[0]))
@@ -292,9 +291,8 @@ bool pol_parse_date(const char *s, size_t n, double *out)
 
   size_t i = 0;
   unsigned y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!take_digits(s, n, &i, 4, &y) || i >= n || s[i++] != '-' ||
-      !take_digits(s, n, &i, 2, &mo) || i >= n || s[i++] != '-' ||
-      !take_digits(s, n, &i, 2, &d))
+  if (!take_digits(s, n, &i, 4, &y) || i >= n || s[i++] != '-' || !take_digits(s, n, &i, 2, &mo) ||
+      i >= n || s[i++] != '-' || !take_digits(s, n, &i, 2, &d))
     return false;
   if (mo < 1 || mo > 12 || d < 1 || d > 31)
     return false;
@@ -302,8 +300,7 @@ bool pol_parse_date(const char *s, size_t n, double *out)
   long offset_s = 0;
   if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
     i++;
-    if (!take_digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' ||
-        !take_digits(s, n, &i, 2, &mi))
+    if (!take_digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || !take_digits(s, n, &i, 2, &mi))
       return false;
     if (i < n && s[i] == ':') {
       i++;

@@ -68,8 +68,7 @@ static enum err_code nomem(struct pctx *c)
 
 static enum err_code perr(struct pctx *c, const char *elem, const char *what)
 {
-  return err_set(c->e, ERR_PARSE, "%s%s%s %s", c->where, elem ? "." : "", elem ? elem : "",
-                 what);
+  return err_set(c->e, ERR_PARSE, "%s%s%s %s", c->where, elem ? "." : "", elem ? elem : "", what);
 }
 
 static bool has_wild(const char *s, size_t n)
@@ -116,8 +115,7 @@ static const char *arena_str(struct pctx *c, const char *s)
 }
 
 /* A value that may be a string or an array of strings: the array view and its size. */
-static enum err_code string_list(struct pctx *c, const char *elem, const json_t *v,
-                                 size_t *n_out)
+static enum err_code string_list(struct pctx *c, const char *elem, const json_t *v, size_t *n_out)
 {
   if (json_is_string(v)) {
     *n_out = 1;
@@ -140,8 +138,8 @@ static const json_t *list_item(const json_t *v, size_t i)
   return json_is_array(v) ? json_array_get(v, i) : v;
 }
 
-static enum err_code parse_strings(struct pctx *c, const char *elem, const json_t *v,
-                                   bool lower, bool vars, struct pstr **out, uint32_t *n_out)
+static enum err_code parse_strings(struct pctx *c, const char *elem, const json_t *v, bool lower,
+                                   bool vars, struct pstr **out, uint32_t *n_out)
 {
   size_t n;
   enum err_code rc = string_list(c, elem, v, &n);
@@ -209,7 +207,8 @@ static enum err_code parse_principal(struct pctx *c, const char *elem, const jso
   size_t total = 0;
   const char *k;
   const json_t *val;
-  json_object_foreach((json_t *)v, k, val) {
+  json_object_foreach((json_t *)v, k, val)
+  {
     if (strcmp(k, "AWS") && strcmp(k, "Service") && strcmp(k, "Federated") &&
         strcmp(k, "CanonicalUser")) {
       char what[128];
@@ -228,7 +227,8 @@ static enum err_code parse_principal(struct pctx *c, const char *elem, const jso
   if (!st->prins)
     return nomem(c);
   size_t at = 0;
-  json_object_foreach((json_t *)v, k, val) {
+  json_object_foreach((json_t *)v, k, val)
+  {
     bool aws = strcmp(k, "AWS") == 0;
     size_t n = json_is_array(val) ? json_array_size(val) : 1;
     for (size_t i = 0; i < n; i++) {
@@ -406,8 +406,7 @@ static enum err_code parse_cond_value(struct pctx *c, const char *elem, struct p
     out->u.bin.n = (uint32_t)bn;
     break;
   }
-  default:
-    break;
+  default: break;
   }
   return ERR_OK;
 }
@@ -419,11 +418,11 @@ static enum err_code parse_condition(struct pctx *c, const json_t *v, struct pst
   size_t total = 0;
   const char *opname;
   const json_t *block;
-  json_object_foreach((json_t *)v, opname, block) {
+  json_object_foreach((json_t *)v, opname, block)
+  {
     if (!json_is_object(block) || json_object_size(block) == 0) {
       char what[160];
-      snprintf(what, sizeof what, "operator \"%.60s\" must map condition keys to values",
-               opname);
+      snprintf(what, sizeof what, "operator \"%.60s\" must map condition keys to values", opname);
       return perr(c, "Condition", what);
     }
     total += json_object_size(block);
@@ -434,7 +433,8 @@ static enum err_code parse_condition(struct pctx *c, const json_t *v, struct pst
   if (!st->conds)
     return nomem(c);
   size_t at = 0;
-  json_object_foreach((json_t *)v, opname, block) {
+  json_object_foreach((json_t *)v, opname, block)
+  {
     struct pcond proto;
     memset(&proto, 0, sizeof proto);
     if (!parse_operator(opname, &proto)) {
@@ -447,7 +447,8 @@ static enum err_code parse_condition(struct pctx *c, const json_t *v, struct pst
       return nomem(c);
     const char *key;
     const json_t *vals;
-    json_object_foreach((json_t *)block, key, vals) {
+    json_object_foreach((json_t *)block, key, vals)
+    {
       struct pcond *pc = &st->conds[at++];
       *pc = proto;
       pc->key_name = arena_str(c, key);
@@ -482,7 +483,8 @@ static enum err_code parse_statement(struct pctx *c, const json_t *v, struct pst
     return perr(c, NULL, "must be an object");
   const char *k;
   const json_t *val;
-  json_object_foreach((json_t *)v, k, val) {
+  json_object_foreach((json_t *)v, k, val)
+  {
     enum err_code rc = ERR_OK;
     if (!strcmp(k, "Sid")) {
       if (!json_is_string(val))
@@ -543,7 +545,8 @@ enum err_code policy_parse_json(const json_t *doc, struct policy **out, struct e
   const char *k;
   const json_t *val;
   const json_t *stmts = NULL;
-  json_object_foreach((json_t *)doc, k, val) {
+  json_object_foreach((json_t *)doc, k, val)
+  {
     if (!strcmp(k, "Version")) {
       if (!json_is_string(val)) {
         rc = err_set(e, ERR_PARSE, "Version must be a string");

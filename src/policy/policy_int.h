@@ -73,10 +73,10 @@ struct pval {
 };
 
 struct pcond {
-  uint8_t op;        /* enum cop: the positive base operator */
-  uint8_t set;       /* enum cset */
-  uint8_t negated;   /* StringNotEquals, NotIpAddress, ...: NOR over the values */
-  uint8_t if_exists; /* a missing key makes it true */
+  uint8_t op;           /* enum cop: the positive base operator */
+  uint8_t set;          /* enum cset */
+  uint8_t negated;      /* StringNotEquals, NotIpAddress, ...: NOR over the values */
+  uint8_t if_exists;    /* a missing key makes it true */
   const char *op_name;  /* as written */
   const char *key_name; /* as written */
   struct pstr key;      /* lower-cased, for case-insensitive lookup */
@@ -122,8 +122,7 @@ enum glob_mode { GLOB_PLAIN, GLOB_ICASE, GLOB_RESOURCE };
 bool pol_glob(const char *pat, size_t pn, const unsigned char *lit, const char *s, size_t sn,
               enum glob_mode mode);
 /* ArnLike/ArnEquals: each of the six colon-separated parts is matched on its own. */
-bool pol_arn_like(const char *pat, size_t pn, const unsigned char *lit, const char *s,
-                  size_t sn);
+bool pol_arn_like(const char *pat, size_t pn, const unsigned char *lit, const char *s, size_t sn);
 bool pol_parse_cidr(const char *s, size_t n, struct ip_cidr *out, bool allow_prefix);
 bool pol_cidr_contains(const struct ip_cidr *net, const struct ip_cidr *addr);
 /* ISO 8601 date/time or epoch seconds into seconds since the epoch. */

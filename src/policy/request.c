@@ -10,8 +10,8 @@
 #include "ecrdiag/buf.h"
 
 struct policy_request_doc_store {
-  json_t *root;     /* the request; its strings are borrowed by req */
-  void **allocs;    /* everything else the request points to */
+  json_t *root;  /* the request; its strings are borrowed by req */
+  void **allocs; /* everything else the request points to */
   size_t n_allocs, cap_allocs;
   struct policy **policies;
   size_t n_policies, cap_policies;
@@ -154,8 +154,7 @@ static enum err_code load_policy_list(struct policy_request_doc_store *st, const
     return err_set(e, ERR_PARSE, "%s must be an array of policy documents or null", name);
   size_t n = json_array_size(v);
   if (n > POLICY_MAX_STATEMENTS)
-    return err_set(e, ERR_TOO_LARGE, "%s has more than %d policies", name,
-                   POLICY_MAX_STATEMENTS);
+    return err_set(e, ERR_TOO_LARGE, "%s has more than %d policies", name, POLICY_MAX_STATEMENTS);
   const struct policy **arr = st_alloc(st, n * sizeof *arr);
   if (!arr)
     return err_set(e, ERR_NOMEM, "out of memory reading %s", name);
@@ -256,12 +255,13 @@ static enum err_code load_principal(struct policy_request_doc_store *st, const j
 {
   if (!json_is_object(v))
     return err_set(e, ERR_PARSE, "principal must be an object with at least \"type\" and \"arn\"");
-  static const char *const known[] = {"type",   "arn",       "account",
-                                      "role_arn", "org_id",  "org_paths",
-                                      "org_management_account", "tags"};
+  static const char *const known[] = {
+      "type", "arn", "account", "role_arn", "org_id", "org_paths", "org_management_account",
+      "tags"};
   const char *k;
   const json_t *val;
-  json_object_foreach((json_t *)v, k, val) {
+  json_object_foreach((json_t *)v, k, val)
+  {
     bool ok = k[0] == '_';
     for (size_t i = 0; i < sizeof known / sizeof known[0] && !ok; i++)
       ok = strcmp(k, known[i]) == 0;
@@ -334,8 +334,8 @@ static enum err_code load_principal(struct policy_request_doc_store *st, const j
     break;
   }
   if (strncmp(p->arn, "arn:", 4) != 0 || !shape_ok || acct.n != 12)
-    return err_set(e, ERR_PARSE, "principal.arn \"%.200s\" is not a %s ARN of the form %s",
-                   p->arn, type, want);
+    return err_set(e, ERR_PARSE, "principal.arn \"%.200s\" is not a %s ARN of the form %s", p->arn,
+                   type, want);
   if (!p->account) {
     char *a = st_strndup(st, acct.p, acct.n);
     if (!a)
@@ -354,8 +354,8 @@ static enum err_code load_principal(struct policy_request_doc_store *st, const j
     const char *slash = memchr(name, '/', res.n - 13);
     struct buf b;
     buf_init(&b, 2048);
-    enum err_code rc = buf_printf(&b, "arn:%.*s:iam::%s:role/%.*s", (int)part.n, part.p,
-                                  p->account, (int)(slash - name), name);
+    enum err_code rc = buf_printf(&b, "arn:%.*s:iam::%s:role/%.*s", (int)part.n, part.p, p->account,
+                                  (int)(slash - name), name);
     if (!rc) {
       p->role_arn = st_strndup(st, buf_str(&b), b.len);
       if (!p->role_arn)
@@ -403,7 +403,8 @@ static enum err_code load_principal(struct policy_request_doc_store *st, const j
     if (!arr)
       return err_set(e, ERR_NOMEM, "out of memory");
     size_t i = 0;
-    json_object_foreach((json_t *)tags, k, val) {
+    json_object_foreach((json_t *)tags, k, val)
+    {
       if (!json_is_string(val))
         return err_set(e, ERR_PARSE, "principal.tags.%.60s must be a string", k);
       arr[i].key = k;
@@ -450,7 +451,8 @@ static enum err_code load_context(struct policy_request_doc_store *st, const jso
   size_t i = 0;
   const char *k;
   const json_t *val;
-  json_object_foreach((json_t *)v, k, val) {
+  json_object_foreach((json_t *)v, k, val)
+  {
     struct policy_context_entry *ce = &arr[i++];
     ce->key = k;
     if (json_is_null(val))
@@ -479,9 +481,18 @@ static enum err_code load_context(struct policy_request_doc_store *st, const jso
 }
 
 static const char *const request_fields[] = {
-    "principal",     "action",          "resource",   "context",
-    "identity_policies", "resource_policy", "registry_policy", "registry_policy_scope",
-    "scps",          "rcps",            "boundary",   "session_policies",
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "identity_policies",
+    "resource_policy",
+    "registry_policy",
+    "registry_policy_scope",
+    "scps",
+    "rcps",
+    "boundary",
+    "session_policies",
     "vpce_policy",
 };
 
@@ -496,8 +507,8 @@ static enum err_code load_one(struct policy_request_doc_store *st, const json_t 
   return load_policy(st, v, rule, max_chars, field, out, e);
 }
 
-enum err_code policy_request_doc_parse(const char *json, size_t n,
-                                       struct policy_request_doc **out, struct err *e)
+enum err_code policy_request_doc_parse(const char *json, size_t n, struct policy_request_doc **out,
+                                       struct err *e)
 {
   if (!json || !out)
     return err_set(e, ERR_INVALID, "policy_request_doc_parse needs text and an output");
@@ -527,7 +538,8 @@ enum err_code policy_request_doc_parse(const char *json, size_t n,
   }
   const char *k;
   const json_t *val;
-  json_object_foreach((json_t *)root, k, val) {
+  json_object_foreach((json_t *)root, k, val)
+  {
     bool ok = k[0] == '_';
     for (size_t i = 0; i < sizeof request_fields / sizeof request_fields[0] && !ok; i++)
       ok = strcmp(k, request_fields[i]) == 0;
@@ -558,8 +570,8 @@ enum err_code policy_request_doc_parse(const char *json, size_t n,
   if ((rc = load_context(st, json_object_get(root, "context"), r, e)))
     goto out;
   if ((rc = load_policy_list(st, json_object_get(root, "identity_policies"), RULE_IDENTITY,
-                             "identity_policies", &r->identity_policies,
-                             &r->n_identity_policies, e)))
+                             "identity_policies", &r->identity_policies, &r->n_identity_policies,
+                             e)))
     goto out;
   if ((rc = load_one(st, root, "resource_policy", RULE_RESOURCE, POLICY_REPOSITORY_MAX_CHARS,
                      &r->resource_policy, e)))
@@ -587,11 +599,9 @@ enum err_code policy_request_doc_parse(const char *json, size_t n,
   if ((rc = load_one(st, root, "boundary", RULE_IDENTITY, POLICY_MAX_BYTES, &r->boundary, e)))
     goto out;
   if ((rc = load_policy_list(st, json_object_get(root, "session_policies"), RULE_IDENTITY,
-                             "session_policies", &r->session_policies,
-                             &r->n_session_policies, e)))
+                             "session_policies", &r->session_policies, &r->n_session_policies, e)))
     goto out;
-  if ((rc = load_one(st, root, "vpce_policy", RULE_RESOURCE, POLICY_MAX_BYTES, &r->vpce_policy,
-                     e)))
+  if ((rc = load_one(st, root, "vpce_policy", RULE_RESOURCE, POLICY_MAX_BYTES, &r->vpce_policy, e)))
     goto out;
 out:
   if (rc) {

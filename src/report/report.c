@@ -17,9 +17,8 @@ static bool json_array_has_string(const json_t *a, const char *s)
 {
   size_t i;
   const json_t *v;
-  json_array_foreach(a, i, v)
-    if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-      return true;
+  json_array_foreach(a, i,
+                     v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
   return false;
 }
 
@@ -61,8 +60,8 @@ json_t *report_json(const struct diagnosis *d)
 {
   json_t *root = json_object();
   json_object_set_new(root, "schema", json_string(REPORT_SCHEMA));
-  json_object_set_new(root, "tool", json_pack("{s:s, s:s}", "name", "ecrdiag", "version",
-                                              ECRDIAG_VERSION));
+  json_object_set_new(root, "tool",
+                      json_pack("{s:s, s:s}", "name", "ecrdiag", "version", ECRDIAG_VERSION));
   json_object_set_new(root, "image", image_json(d));
 
   json_t *caller = json_object();
@@ -70,8 +69,7 @@ json_t *report_json(const struct diagnosis *d)
   json_object_set_new(caller, "account", str_or_null(d->caller.account));
   json_object_set_new(caller, "org_id", str_or_null(d->caller.org_id));
   json_object_set_new(caller, "credential_source", str_or_null(d->caller.credential_source));
-  json_object_set_new(caller, "is_pulling_principal",
-                      json_boolean(d->caller.is_pulling_principal));
+  json_object_set_new(caller, "is_pulling_principal", json_boolean(d->caller.is_pulling_principal));
   json_object_set_new(root, "caller", caller);
 
   json_t *causes = json_array();
@@ -81,14 +79,13 @@ json_t *report_json(const struct diagnosis *d)
     const struct cause_info *ci = cause_info(f->cause);
     if (ci->cls != CAUSE_CLASS_WARNING && !json_array_has_string(causes, ci->id))
       json_array_append_new(causes, json_string(ci->id));
-    json_array_append_new(findings,
-                          json_pack("{s:s, s:s, s:s, s:s, s:O}", "cause", ci->id, "class",
-                                    cause_class_name(ci->cls), "title", ci->title, "summary",
-                                    f->summary, "evidence", f->evidence));
+    json_array_append_new(findings, json_pack("{s:s, s:s, s:s, s:s, s:O}", "cause", ci->id, "class",
+                                              cause_class_name(ci->cls), "title", ci->title,
+                                              "summary", f->summary, "evidence", f->evidence));
   }
   json_object_set_new(root, "verdict",
-                      json_pack("{s:o, s:o, s:i}", "pullable", pullable_json(d->pullable),
-                                "causes", causes, "exit_code", diag_exit_code(d)));
+                      json_pack("{s:o, s:o, s:i}", "pullable", pullable_json(d->pullable), "causes",
+                                causes, "exit_code", diag_exit_code(d)));
   json_object_set_new(root, "findings", findings);
   json_object_set_new(root, "fix", fix_json(d));
 
@@ -102,8 +99,8 @@ json_t *report_json(const struct diagnosis *d)
     json_object_set_new(o, "needed_for_pull", json_boolean(c->needed_for_pull));
     json_object_set_new(o, "attempts", json_integer(c->attempts));
     json_object_set_new(o, "duration_ms", json_integer(c->duration_ms));
-    json_object_set_new(o, "http_status", c->http_status ? json_integer(c->http_status)
-                                                         : json_null());
+    json_object_set_new(o, "http_status",
+                        c->http_status ? json_integer(c->http_status) : json_null());
     json_object_set_new(o, "error_code", str_or_null(c->error_code));
     json_object_set_new(o, "message", str_or_null(c->error_message));
     json_object_set_new(o, "request_id", str_or_null(c->request_id));
@@ -248,7 +245,10 @@ static void text_verdict(const struct diagnosis *d, const struct style *st, int 
     const struct cause_info *ci = cause_info(f->cause);
     bool warn = ci->cls == CAUSE_CLASS_WARNING;
     fprintf(out, "\n%s%s %s%s: %s\n", warn ? st->yellow : st->bold,
-            i == 0 && !warn ? "Cause" : warn ? "Note " : "Also ", ci->id, st->reset, ci->title);
+            i == 0 && !warn ? "Cause"
+            : warn          ? "Note "
+                            : "Also ",
+            ci->id, st->reset, ci->title);
     fputs("  ", out);
     print_wrapped(out, f->summary, 2, width);
     const char *msg = json_string_value(json_object_get(f->evidence, "message"));
@@ -281,14 +281,17 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
   const struct policy_fix *f = &d->fix;
   bool identity = f->target && strcmp(f->target, "identity_policy") == 0;
   if (identity && !f->statement)
-    fprintf(out, "\n%sFix%s: attach the AWS managed policy AmazonEC2ContainerRegistryPullOnly to "
-                 "role %s\n", st->bold, st->reset, f->role_arn ? f->role_arn : "the node role");
+    fprintf(out,
+            "\n%sFix%s: attach the AWS managed policy AmazonEC2ContainerRegistryPullOnly to "
+            "role %s\n",
+            st->bold, st->reset, f->role_arn ? f->role_arn : "the node role");
   else if (identity)
-    fprintf(out, "\n%sFix%s: add this inline policy statement to role %s\n", st->bold,
-            st->reset, f->role_arn ? f->role_arn : "the node role");
+    fprintf(out, "\n%sFix%s: add this inline policy statement to role %s\n", st->bold, st->reset,
+            f->role_arn ? f->role_arn : "the node role");
   else if (f->merged_statements > 0)
-    fprintf(out, "\n%sFix%s: widen this existing statement of the repository policy of %s in "
-                 "account %s (merged to fit ECR's size limit)\n",
+    fprintf(out,
+            "\n%sFix%s: widen this existing statement of the repository policy of %s in "
+            "account %s (merged to fit ECR's size limit)\n",
             st->bold, st->reset, d->ref.repository, d->ref.registry_id);
   else
     fprintf(out, "\n%sFix%s: add this statement to the repository policy of %s in account %s\n",
@@ -325,8 +328,8 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
   /* Scripts are printed flush left between rules: indenting them would break the heredoc
    * terminators when a user pastes them. */
   if (f->aws_cli) {
-    fprintf(out, "\n%saws CLI%s (run as an identity of account %s that may change it):\n",
-            st->bold, st->reset,
+    fprintf(out, "\n%saws CLI%s (run as an identity of account %s that may change it):\n", st->bold,
+            st->reset,
             identity ? (d->caller.account ? d->caller.account : "?") : d->ref.registry_id);
     print_code(out, f->aws_cli, st);
   }

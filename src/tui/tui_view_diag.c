@@ -160,8 +160,10 @@ static void draw_check_row(const struct tui *t, const struct check_row *row, boo
   enum tui_role role = sel && focused ? TUI_ROLE_SELECTED : TUI_ROLE_NORMAL;
   if (sel && focused)
     tui_fill(t, y, 0, w, role, NULL);
-  const char *mark = row->c ? tui_status_glyph(t, row->c->status, row->c->needed_for_pull) : t->g->skipped;
-  enum tui_role mrole = row->c ? tui_status_role(row->c->status, row->c->needed_for_pull) : TUI_ROLE_DIM;
+  const char *mark =
+      row->c ? tui_status_glyph(t, row->c->status, row->c->needed_for_pull) : t->g->skipped;
+  enum tui_role mrole =
+      row->c ? tui_status_role(row->c->status, row->c->needed_for_pull) : TUI_ROLE_DIM;
   if (sel && !focused)
     tui_put(t, y, 0, 1, TUI_ROLE_LABEL, t->g->select, 0);
   tui_put(t, y, 1, 1, sel && focused ? role : mrole, mark, 0);
@@ -201,11 +203,13 @@ static void draw_evidence(const struct tui *t, const struct check_row *row, int 
   y += evidence_field(t, y, x, w, "endpoint", TUI_ROLE_NORMAL, c->endpoint ? c->endpoint : "-");
   if (y < end) {
     if (c->http_status)
-      snprintf(line, sizeof line, "%s: HTTP %ld, %d attempt%s, %s", tui_status_word(c->status, c->needed_for_pull),
-               c->http_status, c->attempts, c->attempts == 1 ? "" : "s", dur);
+      snprintf(line, sizeof line, "%s: HTTP %ld, %d attempt%s, %s",
+               tui_status_word(c->status, c->needed_for_pull), c->http_status, c->attempts,
+               c->attempts == 1 ? "" : "s", dur);
     else
-      snprintf(line, sizeof line, "%s: no answer, %d attempt%s, %s", tui_status_word(c->status, c->needed_for_pull),
-               c->attempts, c->attempts == 1 ? "" : "s", dur);
+      snprintf(line, sizeof line, "%s: no answer, %d attempt%s, %s",
+               tui_status_word(c->status, c->needed_for_pull), c->attempts,
+               c->attempts == 1 ? "" : "s", dur);
     y += evidence_field(t, y, x, w, "status", tui_status_role(c->status, c->needed_for_pull), line);
   }
   if (y < end && c->error_code)
@@ -299,7 +303,8 @@ static void add_check_details(struct tui_doc *doc, const struct diag_check *c, i
 {
   char line[512], dur[24];
   tui_format_ms(c->duration_ms, dur, sizeof dur);
-  snprintf(line, sizeof line, "Check %s: %s", c->id, tui_status_word(c->status, c->needed_for_pull));
+  snprintf(line, sizeof line, "Check %s: %s", c->id,
+           tui_status_word(c->status, c->needed_for_pull));
   tui_doc_add_text(doc, line, false);
   snprintf(line, sizeof line, "  endpoint    %s", c->endpoint ? c->endpoint : "-");
   tui_doc_add_wrapped(doc, line, w, 14);

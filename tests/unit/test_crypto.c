@@ -67,8 +67,13 @@ static const struct {
   const char *plain;
   const char *encoded;
 } rfc4648[] = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void test_base64_vectors(void **state)
@@ -83,9 +88,8 @@ static void test_base64_vectors(void **state)
 
     char *dec = NULL;
     size_t len = 99;
-    assert_int_equal(crypto_base64_decode(rfc4648[i].encoded, strlen(rfc4648[i].encoded), &dec,
-                                          &len),
-                     ERR_OK);
+    assert_int_equal(
+        crypto_base64_decode(rfc4648[i].encoded, strlen(rfc4648[i].encoded), &dec, &len), ERR_OK);
     assert_non_null(dec);
     assert_int_equal(len, n);
     assert_string_equal(dec, rfc4648[i].plain);

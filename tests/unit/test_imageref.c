@@ -35,10 +35,14 @@ struct ref_case {
   const char *msg_part;   /* failures: a piece the message must contain */
 };
 
-#define OK(in, host, part, reg, fips, ds, repo, tag, dig, arn)                                \
-  {in, IMAGEREF_ECR, host, part, reg, fips, ds, repo, tag, dig, arn, NULL}
-#define BAD(in, kind, host, msg)                                                              \
-  {in, kind, host, NULL, NULL, false, false, NULL, NULL, NULL, NULL, msg}
+#define OK(in, host, part, reg, fips, ds, repo, tag, dig, arn)             \
+  {                                                                        \
+    in, IMAGEREF_ECR, host, part, reg, fips, ds, repo, tag, dig, arn, NULL \
+  }
+#define BAD(in, kind, host, msg)                                          \
+  {                                                                       \
+    in, kind, host, NULL, NULL, false, false, NULL, NULL, NULL, NULL, msg \
+  }
 
 static const struct ref_case cases[] = {
     /* ---- private ECR, every host form and partition ---- */
@@ -47,29 +51,29 @@ static const struct ref_case cases[] = {
     OK(SEED_HOST "/audit/sa/cicd-runner", SEED_HOST, "aws", "ap-southeast-1", false, false,
        "audit/sa/cicd-runner", "latest", NULL,
        "arn:aws:ecr:ap-southeast-1:632000001762:repository/audit/sa/cicd-runner"),
-    OK(SEED_HOST "/audit/sa/cicd-runner@" DIGEST, SEED_HOST, "aws", "ap-southeast-1", false,
-       false, "audit/sa/cicd-runner", NULL, DIGEST,
+    OK(SEED_HOST "/audit/sa/cicd-runner@" DIGEST, SEED_HOST, "aws", "ap-southeast-1", false, false,
+       "audit/sa/cicd-runner", NULL, DIGEST,
        "arn:aws:ecr:ap-southeast-1:632000001762:repository/audit/sa/cicd-runner"),
     OK(SEED_HOST "/audit/sa/cicd-runner:v1.2@" DIGEST, SEED_HOST, "aws", "ap-southeast-1", false,
        false, "audit/sa/cicd-runner", "v1.2", DIGEST,
        "arn:aws:ecr:ap-southeast-1:632000001762:repository/audit/sa/cicd-runner"),
     OK("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:1",
-       "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "aws", "us-east-1", true, false,
-       "app", "1", NULL, "arn:aws:ecr:us-east-1:123456789012:repository/app"),
+       "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "aws", "us-east-1", true, false, "app",
+       "1", NULL, "arn:aws:ecr:us-east-1:123456789012:repository/app"),
     OK("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/app:1",
        "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com", "aws-us-gov", "us-gov-west-1", false,
        false, "team/app", "1", NULL,
        "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/team/app"),
     OK("123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/app",
-       "123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com", "aws-us-gov", "us-gov-east-1",
-       true, false, "app", "latest", NULL,
+       "123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com", "aws-us-gov", "us-gov-east-1", true,
+       false, "app", "latest", NULL,
        "arn:aws-us-gov:ecr:us-gov-east-1:123456789012:repository/app"),
     OK("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1",
        "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "aws-cn", "cn-north-1", false, false,
        "app", "1", NULL, "arn:aws-cn:ecr:cn-north-1:123456789012:repository/app"),
     OK("123456789012.dkr-ecr.eu-west-1.on.aws/team/app:2.0",
-       "123456789012.dkr-ecr.eu-west-1.on.aws", "aws", "eu-west-1", false, true, "team/app",
-       "2.0", NULL, "arn:aws:ecr:eu-west-1:123456789012:repository/team/app"),
+       "123456789012.dkr-ecr.eu-west-1.on.aws", "aws", "eu-west-1", false, true, "team/app", "2.0",
+       NULL, "arn:aws:ecr:eu-west-1:123456789012:repository/team/app"),
     OK("123456789012.dkr-ecr-fips.us-east-2.on.aws/app",
        "123456789012.dkr-ecr-fips.us-east-2.on.aws", "aws", "us-east-2", true, true, "app",
        "latest", NULL, "arn:aws:ecr:us-east-2:123456789012:repository/app"),
@@ -84,8 +88,8 @@ static const struct ref_case cases[] = {
        "123456789012.dkr.ecr.mx-central-1.amazonaws.com", "aws", "mx-central-1", false, false,
        "a__b/c--d/e.f_g9", "_v1.2-rc.3", NULL,
        "arn:aws:ecr:mx-central-1:123456789012:repository/a__b/c--d/e.f_g9"),
-    OK("123456789012.dkr.ecr.il-central-1.amazonaws.com/ab:0", NULL, "aws", "il-central-1",
-       false, false, "ab", "0", NULL, "arn:aws:ecr:il-central-1:123456789012:repository/ab"),
+    OK("123456789012.dkr.ecr.il-central-1.amazonaws.com/ab:0", NULL, "aws", "il-central-1", false,
+       false, "ab", "0", NULL, "arn:aws:ecr:il-central-1:123456789012:repository/ab"),
 
     /* ---- malformed input ---- */
     BAD("", IMAGEREF_MALFORMED, NULL, "the image reference is empty"),
@@ -175,8 +179,7 @@ static const struct ref_case cases[] = {
 static void check_message_shape(const char *input, const char *msg)
 {
   size_t n = strlen(msg);
-  if (n == 0 || (msg[0] >= 'A' && msg[0] <= 'Z') || strchr(msg, '\n') ||
-      n >= ERR_MSG_MAX - 1)
+  if (n == 0 || (msg[0] >= 'A' && msg[0] <= 'Z') || strchr(msg, '\n') || n >= ERR_MSG_MAX - 1)
     fail_msg("%s: badly shaped message '%s'", input, msg);
 }
 

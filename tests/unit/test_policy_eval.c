@@ -68,7 +68,8 @@ static bool same_string_set(const json_t *want, const json_t *got)
     return false;
   size_t i;
   const json_t *w;
-  json_array_foreach(want, i, w) {
+  json_array_foreach(want, i, w)
+  {
     bool found = false;
     size_t j;
     const json_t *g;
@@ -86,7 +87,8 @@ static bool same_decisive(const json_t *want, const json_t *got)
     return false;
   size_t i;
   const json_t *w;
-  json_array_foreach(want, i, w) {
+  json_array_foreach(want, i, w)
+  {
     bool found = false;
     size_t j;
     const json_t *g;
@@ -115,11 +117,11 @@ static char *run_case(const char *file, size_t idx, const json_t *c)
   const json_t *req = json_object_get(c, "request");
   const json_t *exp = json_object_get(c, "expect");
   const json_t *doc = json_object_get(c, "doc");
-  if (!json_is_object(req) || !json_is_object(exp) || !json_is_string(json_object_get(doc, "url")) ||
+  if (!json_is_object(req) || !json_is_object(exp) ||
+      !json_is_string(json_object_get(doc, "url")) ||
       json_string_length(json_object_get(doc, "quote")) < 20 ||
       !json_is_string(json_object_get(c, "description"))) {
-    buf_printf(&msg, "%s[%zu]: needs description, doc.url, doc.quote, request, expect", file,
-               idx);
+    buf_printf(&msg, "%s[%zu]: needs description, doc.url, doc.quote, request, expect", file, idx);
     return buf_detach(&msg);
   }
   char *text = json_dumps(req, JSON_COMPACT);
@@ -293,15 +295,18 @@ static void test_parse_errors(void **state)
   const char *unknown = "{\"Statement\": {\"Efect\": \"Allow\", \"Action\": \"ecr:*\"}}";
   assert_int_equal(policy_parse(unknown, strlen(unknown), &p, &e), ERR_PARSE);
   assert_non_null(strstr(e.msg, "Efect"));
-  const char *op = "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\": \"*\","
-                   " \"Condition\": {\"StringEqualz\": {\"a:b\": \"c\"}}}}";
+  const char *op =
+      "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\": \"*\","
+      " \"Condition\": {\"StringEqualz\": {\"a:b\": \"c\"}}}}";
   assert_int_equal(policy_parse(op, strlen(op), &p, &e), ERR_PARSE);
   assert_non_null(strstr(e.msg, "StringEqualz"));
-  const char *nullif = "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\":"
-                       " \"*\", \"Condition\": {\"NullIfExists\": {\"a:b\": \"true\"}}}}";
+  const char *nullif =
+      "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\":"
+      " \"*\", \"Condition\": {\"NullIfExists\": {\"a:b\": \"true\"}}}}";
   assert_int_equal(policy_parse(nullif, strlen(nullif), &p, &e), ERR_PARSE);
-  const char *ip = "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\": \"*\","
-                   " \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"1.2.3.4/40\"}}}}";
+  const char *ip =
+      "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"ecr:*\", \"Resource\": \"*\","
+      " \"Condition\": {\"IpAddress\": {\"aws:SourceIp\": \"1.2.3.4/40\"}}}}";
   assert_int_equal(policy_parse(ip, strlen(ip), &p, &e), ERR_PARSE);
   assert_non_null(strstr(e.msg, "CIDR"));
   const char *dup = "{\"Statement\": [], \"Statement\": []}";
@@ -313,8 +318,9 @@ static void test_parse_errors(void **state)
   big[POLICY_MAX_BYTES] = '}';
   assert_int_equal(policy_parse(big, POLICY_MAX_BYTES + 1, &p, &e), ERR_TOO_LARGE);
   free(big);
-  const char *ok = "{\"Version\": \"2008-10-17\", \"Statement\": {\"Sid\": \"A\", \"Effect\": \"Allow\","
-                   " \"Principal\": \"*\", \"Action\": \"ecr:BatchGetImage\"}}";
+  const char *ok =
+      "{\"Version\": \"2008-10-17\", \"Statement\": {\"Sid\": \"A\", \"Effect\": \"Allow\","
+      " \"Principal\": \"*\", \"Action\": \"ecr:BatchGetImage\"}}";
   assert_int_equal(policy_parse(ok, strlen(ok), &p, &e), ERR_OK);
   assert_int_equal(policy_statement_count(p), 1);
   assert_string_equal(policy_statement_sid(p, 0), "A");
@@ -339,8 +345,8 @@ static void expect_request_error(const char *json, const char *needle)
   assert_null(d);
 }
 
-#define P_ROLE                                                                                  \
-  "\"principal\": {\"type\": \"AssumedRole\", \"arn\": "                                           \
+#define P_ROLE                                           \
+  "\"principal\": {\"type\": \"AssumedRole\", \"arn\": " \
   "\"arn:aws:sts::722000009750:assumed-role/eks-node-role/i-1\"}"
 #define REPO "\"resource\": \"arn:aws:ecr:ap-southeast-1:632000001762:repository/app\""
 
@@ -358,10 +364,10 @@ static void test_malformed_requests(void **state)
   expect_request_error("{\"principal\": {\"type\": \"Robot\", \"arn\": \"x\"}, \"action\": "
                        "\"ecr:X\", " REPO "}",
                        "principal.type");
-  expect_request_error("{\"principal\": {\"type\": \"User\", \"arn\": "
-                       "\"arn:aws:sts::722000009750:assumed-role/r/s\"}, \"action\": \"ecr:X\", " REPO
-                       "}",
-                       "principal.arn");
+  expect_request_error(
+      "{\"principal\": {\"type\": \"User\", \"arn\": "
+      "\"arn:aws:sts::722000009750:assumed-role/r/s\"}, \"action\": \"ecr:X\", " REPO "}",
+      "principal.arn");
   expect_request_error("{\"principal\": {\"type\": \"User\", \"arn\": "
                        "\"arn:aws:iam::722000009750:user/u\", \"account\": \"111111111111\"}, "
                        "\"action\": \"ecr:X\", " REPO "}",
@@ -390,8 +396,9 @@ static void test_malformed_requests(void **state)
   buf_puts(&b, "{" P_ROLE ", \"action\": \"ecr:BatchGetImage\", " REPO
                ", \"resource_policy\": {\"Statement\": [");
   for (int i = 0; i < 200; i++)
-    buf_printf(&b, "%s{\"Sid\": \"S%03d\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": "
-                   "\"ecr:BatchGetImage\"}",
+    buf_printf(&b,
+               "%s{\"Sid\": \"S%03d\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": "
+               "\"ecr:BatchGetImage\"}",
                i ? "," : "", i);
   buf_puts(&b, "]}}");
   expect_request_error(buf_str(&b), "over the limit of 10240");
@@ -501,9 +508,7 @@ static void test_fuzz_mutations(void **state)
         uint32_t r = rng_next(&seed);
         size_t at = len ? r % len : 0;
         switch (r % 3) {
-        case 0: /* truncate */
-          len = at;
-          break;
+        case 0: /* truncate */ len = at; break;
         case 1: /* replace a byte */
           if (len)
             m[at] = junk[(r >> 8) % (sizeof junk - 1)];

@@ -199,8 +199,8 @@ static int two_digits(const char *s)
 /* "2015-08-30T12:36:00Z" to a time_t, through sigv4_amz_date as the signer's callers do. */
 static bool timestamp_to_amz_date(const char *ts, char out[17])
 {
-  if (!ts || strlen(ts) != 20 || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' ||
-      ts[13] != ':' || ts[16] != ':' || ts[19] != 'Z')
+  if (!ts || strlen(ts) != 20 || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' || ts[13] != ':' ||
+      ts[16] != ':' || ts[19] != 'Z')
     return false;
   struct tm tm = {0};
   tm.tm_year = two_digits(ts) * 100 + two_digits(ts + 2) - 1900;
@@ -232,8 +232,8 @@ static void expect_stage(struct case_ctx *c, const char *file, const char *got, 
     size_t i = 0;
     while (i < want_len && i < got_len && want[i] == got[i])
       i++;
-    print_error("%s/%s: differs at byte %zu\n--- expected ---\n%s\n--- got ---\n%.*s\n",
-                c->name, file, i, want, (int)got_len, got);
+    print_error("%s/%s: differs at byte %zu\n--- expected ---\n%s\n--- got ---\n%.*s\n", c->name,
+                file, i, want, (int)got_len, got);
     c->failures++;
   }
   free(want);
@@ -242,8 +242,7 @@ static void expect_stage(struct case_ctx *c, const char *file, const char *got, 
 static void rebuild_request(struct buf *b, const struct parsed_request *r, const char *query,
                             const struct sigv4_output *out)
 {
-  buf_printf(b, "%s %s%s%s HTTP/1.1\n", r->method, r->path, query ? "?" : "",
-             query ? query : "");
+  buf_printf(b, "%s %s%s%s HTTP/1.1\n", r->method, r->path, query ? "?" : "", query ? query : "");
   for (size_t i = 0; i < r->n_headers; i++)
     buf_printf(b, "%s:%s\n", r->headers[i].name, r->headers[i].value);
   for (size_t i = 0; out && i < out->n_added; i++)
@@ -360,8 +359,7 @@ static void test_suite_every_case(void **state)
   assert_int_equal(buf_printf(&root, "%s/sigv4", fixtures_dir()), ERR_OK);
   DIR *d = opendir(buf_str(&root));
   if (!d)
-    fail_msg("cannot open %s (set ECRDIAG_FIXTURES to the repository's fixtures/)",
-             buf_str(&root));
+    fail_msg("cannot open %s (set ECRDIAG_FIXTURES to the repository's fixtures/)", buf_str(&root));
   char *names[256];
   size_t n = 0;
   struct dirent *de;
@@ -417,14 +415,12 @@ static void test_signing_key(void **state)
   unsigned char key[32];
   char hex[65];
   /* The worked example in the AWS SigV4 documentation (20150830/us-east-1/iam). */
-  assert_int_equal(sigv4_signing_key(example_secret, "20150830", "us-east-1", "iam", key),
-                   ERR_OK);
+  assert_int_equal(sigv4_signing_key(example_secret, "20150830", "us-east-1", "iam", key), ERR_OK);
   crypto_hex(key, sizeof key, hex);
   assert_string_equal(hex, "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
   /* An amz_date works as the date: only its first 8 characters count. */
   assert_int_equal(
-      sigv4_signing_key(example_secret, "20150830T123600Z", "us-east-1", "service", key),
-      ERR_OK);
+      sigv4_signing_key(example_secret, "20150830T123600Z", "us-east-1", "service", key), ERR_OK);
   crypto_hex(key, sizeof key, hex);
   assert_string_equal(hex, "938127b5336810ddb6a5d6af445fcac9e371f9ed418ed386b022aed82901be75");
   crypto_wipe(key, sizeof key);
@@ -569,7 +565,7 @@ static void test_skipped_and_repeated_headers(void **state)
   (void)state;
   static const struct http_header hs[] = {
       {"Host", "example.amazonaws.com"}, {"User-Agent", "ecrdiag/0.1"},
-      {"X-Amzn-Trace-Id", "Root=1"},    {"My-Header", "  b  "},
+      {"X-Amzn-Trace-Id", "Root=1"},     {"My-Header", "  b  "},
       {"my-header", "a\r\n  c"},
   };
   struct sigv4_input in = vanilla_input();
