@@ -249,13 +249,22 @@ static const char *prober_advice(enum cause_id cause)
 }
 
 /* Records that the prober could not complete a call: a tool finding. */
-static void add_prober_finding(struct probe *p, enum cause_id cause, const struct diag_check *c)
+static void add_prober_finding(struct probe *p, enum cause_id cause, const struct diag_check *c,
+                               const struct aws_call *call)
 {
   json_t *ev = check_evidence(c);
-  if (cause == CAUSE_CLOCK_SKEW && p->aws.now)
-    json_object_set_new(ev, "note",
-                        json_string("AWS rejects signatures more than 15 minutes "
-                                    "away from its clock"));
+  bool skew = cause == CAUSE_CLOCK_SKEW && call && call->clock_skew_known;
+  if (skew) {
+    /* AWS refuses signatures more than 15 minutes from its clock (SigV4). */
+    json_object_set_new(ev, "clock_skew_s", json_integer(call->clock_skew_s));
+    add_finding(p->d, cause, ev,
+                "%s failed: %s. This host's clock is %ld s %s AWS's (from its Date header); AWS "
+                "refuses signatures more than 15 minutes off. %s.",
+                c ? c->id : "a call", c && c->error_message ? c->error_message : "no answer",
+                labs(call->clock_skew_s), call->clock_skew_s > 0 ? "behind" : "ahead of",
+                prober_advice(cause));
+    return;
+  }
   add_finding(p->d, cause, ev, "%s failed: %s. %s: %s.", c ? c->id : "a call",
               c && c->error_message ? c->error_message : "no answer", cause_info(cause)->title,
               prober_advice(cause));
@@ -537,7 +546,7 @@ static bool read_identity(struct probe *p, struct fetch *f)
   enum cause_id cause = prober_cause(&f->call);
   if (f->rc != ERR_AWS && f->call.transport == ERR_OK)
     cause = CAUSE_SERVICE_ERROR; /* an answer that could not be read */
-  add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c);
+  add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c, &f->call);
   return false;
 }
 
@@ -566,7 +575,7 @@ static void read_auth_token(struct probe *p, struct fetch *f)
   p->have_token = f->rc == ERR_OK && p->auth.password;
   enum cause_id tool = f->rc == ERR_OK ? CAUSE_COUNT : prober_cause(&f->call);
   if (tool != CAUSE_COUNT) {
-    add_prober_finding(p, tool, c);
+    add_prober_finding(p, tool, c, &f->call);
   } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
     json_t *ev = check_evidence(c);
     json_object_set_new(ev, "region", json_string(d->ref.region));
@@ -989,7 +998,7 @@ static void read_image(struct probe *p, struct fetch *f)
     p->image_digest = str_dup(digest);
     check_manifest(p, c, image);
   } else if (tool != CAUSE_COUNT) {
-    add_prober_finding(p, tool, c);
+    add_prober_finding(p, tool, c, &f->call);
   } else if (code_is(&f->call, "AccessDeniedException", NULL)) {
     finding_for_denied(p, c, "ecr:BatchGetImage");
   } else if (code_is(&f->call, "KmsException", NULL)) {
@@ -1395,6 +1404,8 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
       .timeout_ms = total_ms < DIAG_REQUEST_TIMEOUT_MS ? total_ms : DIAG_REQUEST_TIMEOUT_MS,
       .ca_bundle = o->ca_bundle ? o->ca_bundle : getenv("AWS_CA_BUNDLE"),
       .insecure = o->insecure,
+      /* HOST:PORT:ADDR[,...] as curl's --resolve: tests map real host names to loopback. */
+      .resolve = getenv("ECRDIAG_RESOLVE"),
   };
   if (!probe_creds(&p, o->creds, &p.creds, false))
     goto judge;

@@ -53,7 +53,13 @@ static json_t *image_json(const struct diagnosis *d)
 
 static json_t *fix_json(const struct diagnosis *d)
 {
-  return d->has_fix ? policyfix_to_json(&d->fix) : json_null();
+  if (!d->has_fix)
+    return json_null();
+  json_t *o = policyfix_to_json(&d->fix);
+  /* The complete repository policy to set, under the name issue #4's contract gives it too. */
+  if (o && d->fix.target && strcmp(d->fix.target, "repository_policy") == 0)
+    json_object_set(o, "repository_policy", json_object_get(o, "document"));
+  return o;
 }
 
 json_t *report_json(const struct diagnosis *d)
