@@ -12,6 +12,13 @@
 #include "ecrdiag/err.h"
 #include "ecrdiag/header.h"
 
+/* A connection cache (and DNS and TLS session cache) shared by clients on several threads, so
+ * requests made at once on separate clients still reuse each other's connections. */
+struct http_share;
+/* NULL with e filled when libcurl cannot make one. Free only after every client using it. */
+struct http_share *http_share_new(struct err *e);
+void http_share_free(struct http_share *s);
+
 struct http_options {
   long connect_timeout_ms; /* 0: 5000 */
   long timeout_ms;         /* total per transfer; 0: 30000 */
@@ -23,6 +30,7 @@ struct http_options {
    * commas; a piece that does not start with "HOST:PORT:" is one more address of the entry
    * before it. http_client_new fails with ERR_INVALID on a malformed entry. */
   const char *resolve;
+  struct http_share *share; /* borrowed; NULL: the client keeps its own connections */
 };
 
 struct http_request {

@@ -5,6 +5,7 @@
 #include "ecrdiag/http.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,70 @@ struct http_client {
   bool insecure;
   char *user_agent;
   struct curl_slist *resolve;
-  bool global_ready; /* curl_global_init succeeded and needs its matching cleanup */
+  struct http_share *share; /* borrowed */
+  bool global_ready;        /* curl_global_init succeeded and needs its matching cleanup */
 };
+
+/* libcurl's share interface needs one lock per kind of shared data. */
+struct http_share {
+  CURLSH *sh;
+  pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+  bool global_ready;
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+  (void)h;
+  (void)access;
+  struct http_share *s = ctx;
+  if ((unsigned)data < CURL_LOCK_DATA_LAST)
+    pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+  (void)h;
+  struct http_share *s = ctx;
+  if ((unsigned)data < CURL_LOCK_DATA_LAST)
+    pthread_mutex_unlock(&s->locks[data]);
+}
+
+struct http_share *http_share_new(struct err *e)
+{
+  struct http_share *s = calloc(1, sizeof *s);
+  if (!s) {
+    err_set(e, ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&s->locks[i], NULL);
+  s->global_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  s->sh = s->global_ready ? curl_share_init() : NULL;
+  if (!s->sh || curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+      curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+      curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s) != CURLSHE_OK ||
+      curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+      curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+      curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+    err_set(e, ERR_NETWORK, "cannot set up libcurl's shared connection cache");
+    http_share_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void http_share_free(struct http_share *s)
+{
+  if (!s)
+    return;
+  if (s->sh)
+    curl_share_cleanup(s->sh);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&s->locks[i]);
+  if (s->global_ready)
+    curl_global_cleanup();
+  free(s);
+}
 
 /* The response headers we keep, looked up case-insensitively. */
 enum hdr_id {
@@ -375,6 +438,7 @@ struct http_client *http_client_new(const struct http_options *o, struct err *e)
   }
   if (o->resolve && *o->resolve && resolve_parse(o->resolve, &c->resolve, e) != ERR_OK)
     goto fail;
+  c->share = o->share;
   return c;
 fail:
   http_client_free(c);
@@ -526,6 +590,8 @@ static enum err_code setup_request(struct http_client *c, const struct http_requ
   } while (0)
   SET(CURLOPT_URL, req->url);
   SET(CURLOPT_ERRORBUFFER, errbuf);
+  if (c->share)
+    SET(CURLOPT_SHARE, c->share->sh);
   /* No signals: libcurl would otherwise time out name lookups with SIGALRM, which is not
    * safe in a threaded program. */
   SET(CURLOPT_NOSIGNAL, 1L);

@@ -32,15 +32,16 @@ struct probe {
   struct aws_client aws;            /* a template: each fetch sets its own http */
   struct ecr_auth auth;
   bool have_token;
-  char *image_digest;    /* from BatchGetImage, used for the registry request */
-  char *platform_digest; /* the index entry for the node's platform, when an index */
-  char *config_digest;   /* of the image manifest that would be pulled */
-  char *layer_digest;    /* its first layer */
-  bool single_platform;  /* the reference names one image manifest, not an index */
-  char *policy_text;     /* the repository policy, when the caller could read it */
-  bool policy_known;     /* policy_text is the truth (NULL: none exists) */
-  bool repo_missing;     /* the registry account's view says the repository does not exist */
-  long long deadline_ms; /* CLOCK_MONOTONIC: the whole check ends here */
+  char *image_digest;       /* from BatchGetImage, used for the registry request */
+  char *platform_digest;    /* the index entry for the node's platform, when an index */
+  char *config_digest;      /* of the image manifest that would be pulled */
+  char *layer_digest;       /* its first layer */
+  bool single_platform;     /* the reference names one image manifest, not an index */
+  char *policy_text;        /* the repository policy, when the caller could read it */
+  bool policy_known;        /* policy_text is the truth (NULL: none exists) */
+  bool repo_missing;        /* the registry account's view says the repository does not exist */
+  long long deadline_ms;    /* CLOCK_MONOTONIC: the whole check ends here */
+  struct http_share *share; /* one connection cache for every fetch's client */
 };
 
 /* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
@@ -1378,6 +1379,7 @@ static void probe_release(struct probe *p)
   free(p->config_digest);
   free(p->layer_digest);
   free(p->policy_text);
+  http_share_free(p->share);
 }
 
 enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct err *e)
@@ -1407,6 +1409,9 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
       /* HOST:PORT:ADDR[,...] as curl's --resolve: tests map real host names to loopback. */
       .resolve = getenv("ECRDIAG_RESOLVE"),
   };
+  /* Without a share each fetch would open its own connection: slower, but still right. */
+  p.share = http_share_new(NULL);
+  p.http_options.share = p.share;
   if (!probe_creds(&p, o->creds, &p.creds, false))
     goto judge;
   d->caller.credential_source = str_dup(p.creds.source);
