@@ -811,9 +811,12 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
     cause = CAUSE_SESSION_POLICY_DENY;
   else if (strcmp(why.type, "VPC endpoint") == 0)
     cause = CAUSE_VPC_ENDPOINT_POLICY_DENY;
-  add_finding(d, cause, ev, "AWS denied %s on %s to %s %s a %s policy.", action, repo, who,
-              why.explicit_deny ? "with an explicit deny in" : "because no statement allows it in",
-              why.type);
+  if (why.explicit_deny)
+    add_finding(d, cause, ev, "AWS denied %s on %s to %s with an explicit deny in %s %s policy.",
+                action, repo, who, strchr("aeiou", why.type[0]) ? "an" : "a", why.type);
+  else
+    add_finding(d, cause, ev, "AWS denied %s on %s to %s because no %s policy allows it.", action,
+                repo, who, why.type);
 }
 
 /* failures[] of BatchGetImage (ECR API reference, ImageFailure.failureCode). */
