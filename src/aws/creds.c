@@ -150,11 +150,7 @@ static void trace_add(struct chain *ch, const char *fmt, ...)
   va_end(ap);
 }
 
-/* A hard failure: e gets the message; the chain stops. */
-static enum src_result failed(struct err *e, enum err_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum src_result failed(struct err *e, enum err_code code, const char *fmt, ...)
+enum src_result creds_src_fail(struct err *e, enum err_code code, const char *fmt, ...)
 {
   struct buf b;
   buf_init(&b, ERR_MSG_MAX);
@@ -233,10 +229,11 @@ static enum src_result check_fresh(const struct chain *ch, const struct aws_cred
     struct tm tm;
     gmtime_r(&c->expires, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return failed(e, ERR_CREDENTIALS,
-                  "the credentials from %s expired at %s, %ld min ago by this host's clock; "
-                  "renew them (or check the clock)",
-                  c->source ? c->source : "the chain", when, (long)((ch->x.now - c->expires) / 60));
+    return creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "the credentials from %s expired at %s, %ld min ago by this host's clock; "
+        "renew them (or check the clock)",
+        c->source ? c->source : "the chain", when, (long)((ch->x.now - c->expires) / 60));
   }
   return SRC_FOUND;
 }
@@ -389,7 +386,7 @@ static enum src_result src_env(struct chain *ch, struct aws_creds *out, struct e
   const char *exp = env_get("AWS_CREDENTIAL_EXPIRATION");
   if (exp && !creds_parse_time(exp, &out->expires)) {
     creds_release(out);
-    return failed(e, ERR_CREDENTIALS, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
+    return creds_src_fail(e, ERR_CREDENTIALS, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
   }
   return check_fresh(ch, out, e);
 }
@@ -410,26 +407,27 @@ static enum src_result src_static(struct chain *ch, const char *profile,
     token = ini_pair(s, "aws_security_token");
   /* _extract_creds_from_mapping: "Partial credentials found in ..., missing: ...". */
   if (!secret)
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s' in %.200s line %u has aws_access_key_id but no "
-                  "aws_secret_access_key",
-                  profile, f->path, akid->line);
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "profile '%s' in %.200s line %u has aws_access_key_id but no "
+                          "aws_secret_access_key",
+                          profile, f->path, akid->line);
   const struct ini_pair *empty = !*akid->value             ? akid
                                  : !*secret->value         ? secret
                                  : token && !*token->value ? token
                                                            : NULL;
   if (empty)
-    return failed(e, ERR_CREDENTIALS, "profile '%s' in %.200s line %u: %s is empty", profile,
-                  f->path, empty->line, empty->key);
+    return creds_src_fail(e, ERR_CREDENTIALS, "profile '%s' in %.200s line %u: %s is empty",
+                          profile, f->path, empty->line, empty->key);
   const struct ini_pair *ctl = has_control(akid->value)             ? akid
                                : has_control(secret->value)         ? secret
                                : token && has_control(token->value) ? token
                                                                     : NULL;
   if (ctl)
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s' in %.200s line %u: %s spans lines (an indented line after it "
-                  "continues the value); remove the extra line",
-                  profile, f->path, ctl->line, ctl->key);
+    return creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "profile '%s' in %.200s line %u: %s spans lines (an indented line after it "
+        "continues the value); remove the extra line",
+        profile, f->path, ctl->line, ctl->key);
   memset(out, 0, sizeof *out);
   out->access_key_id = str_dup(akid->value);
   out->secret_access_key = str_dup(secret->value);
@@ -463,24 +461,25 @@ static enum src_result src_web_identity(struct chain *ch, const char *profile, b
   if (!session && profile)
     session = prof(ch, profile, "role_session_name");
   if (!role)
-    return failed(e, ERR_CREDENTIALS,
-                  "%s is set but no role is: set AWS_ROLE_ARN (or role_arn in the profile) "
-                  "to the role the token may assume",
-                  token_var);
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "%s is set but no role is: set AWS_ROLE_ARN (or role_arn in the profile) "
+                          "to the role the token may assume",
+                          token_var);
   struct buf token;
   struct err sub = {0};
   enum err_code rc = creds_read_file(path, CREDS_WEB_TOKEN_MAX_BYTES, &token, &sub);
   if (rc != ERR_OK) {
     buf_release(&token);
-    return failed(e, ERR_CREDENTIALS,
-                  "web identity: %s: %s (with IRSA the EKS pod identity webhook mounts it; is "
-                  "the service account annotated with eks.amazonaws.com/role-arn?)",
-                  token_var, sub.msg);
+    return creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "web identity: %s: %s (with IRSA the EKS pod identity webhook mounts it; is "
+        "the service account annotated with eks.amazonaws.com/role-arn?)",
+        token_var, sub.msg);
   }
   if (token.len == 0) {
     buf_release(&token);
-    return failed(e, ERR_CREDENTIALS, "web identity: the token file %.200s (%s) is empty", path,
-                  token_var);
+    return creds_src_fail(e, ERR_CREDENTIALS, "web identity: the token file %.200s (%s) is empty",
+                          path, token_var);
   }
   char name[32];
   enum src_result res =
@@ -514,18 +513,19 @@ static enum src_result src_sso(struct chain *ch, const char *profile, struct aws
      * profile's. */
     const struct ini_section *s = awsconfig_sso_session(&ch->cfg, session);
     if (!s)
-      return failed(e, ERR_CREDENTIALS,
-                    "profile '%s' names sso_session '%.100s', but there is no [sso-session "
-                    "%.100s] section in %.200s",
-                    profile, session, session, ch->cfg.config.path);
+      return creds_src_fail(e, ERR_CREDENTIALS,
+                            "profile '%s' names sso_session '%.100s', but there is no [sso-session "
+                            "%.100s] section in %.200s",
+                            profile, session, session, ch->cfg.config.path);
     for (size_t i = 0; i < s->n; i++) {
       for (int k = 0; k < 4; k++) {
         if (strcmp(s->pairs[i].key, sso_keys[k]) != 0)
           continue;
         if (vals[k] && strcmp(vals[k], s->pairs[i].value) != 0)
-          return failed(e, ERR_CREDENTIALS,
-                        "%s differs between profile '%s' and sso-session '%.100s'; keep one",
-                        sso_keys[k], profile, session);
+          return creds_src_fail(
+              e, ERR_CREDENTIALS,
+              "%s differs between profile '%s' and sso-session '%.100s'; keep one", sso_keys[k],
+              profile, session);
         vals[k] = s->pairs[i].value;
       }
     }
@@ -536,10 +536,11 @@ static enum src_result src_sso(struct chain *ch, const char *profile, struct aws
     if (!vals[i])
       (void)buf_printf(&missing, "%s%s", missing.len ? ", " : "", sso_keys[i]);
   if (missing.len) {
-    enum src_result r = failed(e, ERR_CREDENTIALS,
-                               "profile '%s' is configured for IAM Identity Center (SSO) but "
-                               "lacks %s",
-                               profile, buf_str(&missing));
+    enum src_result r =
+        creds_src_fail(e, ERR_CREDENTIALS,
+                       "profile '%s' is configured for IAM Identity Center (SSO) but "
+                       "lacks %s",
+                       profile, buf_str(&missing));
     buf_release(&missing);
     return r;
   }
@@ -661,10 +662,10 @@ static enum src_result src_named(struct chain *ch, const char *profile, const ch
   else if (strcmp(name, "EcsContainer") == 0)
     r = src_container(ch, out, e);
   else
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s': credential_source '%.64s' is not valid; use Environment, "
-                  "Ec2InstanceMetadata or EcsContainer",
-                  profile, name);
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "profile '%s': credential_source '%.64s' is not valid; use Environment, "
+                          "Ec2InstanceMetadata or EcsContainer",
+                          profile, name);
   if (r != SRC_SKIPPED)
     return r;
   /* "No credentials found in credential_source referenced in profile X", with the reason the
@@ -672,10 +673,11 @@ static enum src_result src_named(struct chain *ch, const char *profile, const ch
   const char *why = ch->trace.len > mark ? buf_str(&ch->trace) + mark : "";
   if (*why == ';')
     why += 2;
-  return failed(e, ERR_CREDENTIALS,
-                "profile '%s' takes its source credentials from credential_source %s, which "
-                "found none (%.300s)",
-                profile, name, why);
+  return creds_src_fail(
+      e, ERR_CREDENTIALS,
+      "profile '%s' takes its source credentials from credential_source %s, which "
+      "found none (%.300s)",
+      profile, name, why);
 }
 
 /* The credentials of a source_profile (AssumeRoleProvider._resolve_credentials_from_profile):
@@ -687,10 +689,11 @@ static enum src_result from_source_profile(struct chain *ch, const char *profile
   if (has_static(ch, profile) || !has_assume_role(ch, profile)) {
     enum src_result r = profile_providers(ch, profile, false, out, e);
     if (r == SRC_SKIPPED)
-      return failed(e, ERR_CREDENTIALS,
-                    "the source profile '%s' has no credentials (no keys, web identity, SSO or "
-                    "credential_process)",
-                    profile);
+      return creds_src_fail(
+          e, ERR_CREDENTIALS,
+          "the source profile '%s' has no credentials (no keys, web identity, SSO or "
+          "credential_process)",
+          profile);
     return r;
   }
   return assume_role_profile(ch, profile, out, e);
@@ -716,10 +719,11 @@ static enum src_result cycle(struct chain *ch, const char *parent, const char *s
   buf_init(&at, 300);
   where(ch, parent, "source_profile", &at);
   /* InfiniteLoopConfigError: "Infinite loop in credential configuration detected". */
-  enum src_result r = failed(e, ERR_CREDENTIALS,
-                             "source_profile cycle: %s%s; every chain must end in a profile "
-                             "with keys, web identity, SSO or credential_process",
-                             buf_str(&path), buf_str(&at));
+  enum src_result r =
+      creds_src_fail(e, ERR_CREDENTIALS,
+                     "source_profile cycle: %s%s; every chain must end in a profile "
+                     "with keys, web identity, SSO or credential_process",
+                     buf_str(&path), buf_str(&at));
   buf_release(&path);
   buf_release(&at);
   return r;
@@ -733,19 +737,22 @@ static enum src_result assume_role_profile(struct chain *ch, const char *profile
   const char *source_profile = prof(ch, profile, "source_profile");
   const char *credential_source = prof(ch, profile, "credential_source");
   if (source_profile && credential_source)
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s' has both source_profile and credential_source; keep one", profile);
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "profile '%s' has both source_profile and credential_source; keep one",
+                          profile);
   if (!source_profile && !credential_source)
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s' has role_arn but neither source_profile nor credential_source "
-                  "to assume it with",
-                  profile);
+    return creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "profile '%s' has role_arn but neither source_profile nor credential_source "
+        "to assume it with",
+        profile);
   if (prof(ch, profile, "mfa_serial"))
-    return failed(e, ERR_CREDENTIALS,
-                  "profile '%s' needs an MFA code (mfa_serial), and ecrdiag does not prompt; "
-                  "export the session (aws configure export-credentials --profile %s --format "
-                  "env) and run with those variables",
-                  profile, profile);
+    return creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "profile '%s' needs an MFA code (mfa_serial), and ecrdiag does not prompt; "
+        "export the session (aws configure export-credentials --profile %s --format "
+        "env) and run with those variables",
+        profile, profile);
   if (source_profile) {
     /* _validate_source_profile: it must exist; revisiting a profile is a loop, except a
      * profile that names itself and has keys. */
@@ -753,11 +760,11 @@ static enum src_result assume_role_profile(struct chain *ch, const char *profile
       struct buf at;
       buf_init(&at, 300);
       where(ch, profile, "source_profile", &at);
-      enum src_result r = failed(e, ERR_CREDENTIALS,
-                                 "profile '%s' names source_profile '%.100s'%s, which does not "
-                                 "exist in %.200s or %.200s",
-                                 profile, source_profile, buf_str(&at), ch->cfg.config.path,
-                                 ch->cfg.credentials.path);
+      enum src_result r = creds_src_fail(
+          e, ERR_CREDENTIALS,
+          "profile '%s' names source_profile '%.100s'%s, which does not "
+          "exist in %.200s or %.200s",
+          profile, source_profile, buf_str(&at), ch->cfg.config.path, ch->cfg.credentials.path);
       buf_release(&at);
       return r;
     }
@@ -782,7 +789,8 @@ static enum src_result assume_role_profile(struct chain *ch, const char *profile
     else
       r = from_source_profile(ch, source_profile, &src, e);
     if (r == SRC_SKIPPED)
-      r = failed(e, ERR_CREDENTIALS, "the source profile '%s' has no credentials", source_profile);
+      r = creds_src_fail(e, ERR_CREDENTIALS, "the source profile '%s' has no credentials",
+                         source_profile);
     source_name = source_profile;
   }
   if (r != SRC_FOUND) {
@@ -830,13 +838,13 @@ static enum src_result src_profile(struct chain *ch, struct aws_creds *out, stru
   if (!exists && ch->profile_named)
     /* Session.get_scoped_config: ProfileNotFound "The config profile (X) could not be
      * found", for a profile named by --profile or AWS_PROFILE. */
-    return failed(e, ERR_CREDENTIALS, "the profile '%s' (from %s) is not in %.200s%s or %.200s%s",
-                  p,
-                  ch->explicit_profile ? (ch->o->label ? "--registry-profile" : "--profile")
-                  : env_get("AWS_DEFAULT_PROFILE") ? "AWS_DEFAULT_PROFILE"
-                                                   : "AWS_PROFILE",
-                  ch->cfg.config.path, ch->cfg.config.found ? "" : " (missing)",
-                  ch->cfg.credentials.path, ch->cfg.credentials.found ? "" : " (missing)");
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "the profile '%s' (from %s) is not in %.200s%s or %.200s%s", p,
+                          ch->explicit_profile ? (ch->o->label ? "--registry-profile" : "--profile")
+                          : env_get("AWS_DEFAULT_PROFILE") ? "AWS_DEFAULT_PROFILE"
+                                                           : "AWS_PROFILE",
+                          ch->cfg.config.path, ch->cfg.config.found ? "" : " (missing)",
+                          ch->cfg.credentials.path, ch->cfg.credentials.found ? "" : " (missing)");
   ch->n_visited = 0;
   ch->visited[ch->n_visited++] = p;
   enum src_result r;

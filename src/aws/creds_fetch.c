@@ -661,22 +661,6 @@ bool creds_container_url_allowed(const char *url)
   return loopback_literal(h, n);
 }
 
-static enum src_result fail(struct err *e, enum err_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum src_result fail(struct err *e, enum err_code code, const char *fmt, ...)
-{
-  struct buf b;
-  buf_init(&b, ERR_MSG_MAX);
-  va_list ap;
-  va_start(ap, fmt);
-  (void)buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  err_set(e, code, "%s", buf_str(&b));
-  buf_release(&b);
-  return SRC_FAILED;
-}
-
 enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds *out,
                                     struct buf *why, struct err *e)
 {
@@ -701,17 +685,18 @@ enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds 
   buf_init(&u, CREDS_URL_MAX_BYTES);
   if (rel ? (buf_puts(&u, CONTAINER_RELATIVE_HOST) || buf_puts(&u, rel)) : buf_puts(&u, full)) {
     buf_release(&u);
-    res = fail(e, ERR_INVALID, "%s is too long", var);
+    res = creds_src_fail(e, ERR_INVALID, "%s is too long", var);
     goto out;
   }
   url = buf_detach(&u);
   host = http_url_authority(url);
   if (!host || !creds_container_url_allowed(url)) {
-    res = fail(e, ERR_CREDENTIALS,
-               "%s names '%.200s', which is not an https URL nor http to a loopback address or "
-               "to 169.254.170.2, 169.254.170.23, fd00:ec2::23 or localhost (botocore refuses "
-               "it too)",
-               var, host ? host : "no host");
+    res = creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "%s names '%.200s', which is not an https URL nor http to a loopback address or "
+        "to 169.254.170.2, 169.254.170.23, fd00:ec2::23 or localhost (botocore refuses "
+        "it too)",
+        var, host ? host : "no host");
     goto out;
   }
   /* The token: the file wins over the variable (ContainerProvider._build_headers), read as
@@ -724,22 +709,23 @@ enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds 
     struct err sub = {0};
     buf_release(&token);
     if (creds_read_file(token_file, CREDS_TOKEN_FILE_MAX_BYTES, &token, &sub) != ERR_OK) {
-      res = fail(e, ERR_CREDENTIALS, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s", sub.msg);
+      res =
+          creds_src_fail(e, ERR_CREDENTIALS, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s", sub.msg);
       goto out;
     }
     have_token = true;
   } else if (env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
     if (buf_puts(&token, env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN"))) {
-      res = fail(e, ERR_NOMEM, "out of memory");
+      res = creds_src_fail(e, ERR_NOMEM, "out of memory");
       goto out;
     }
     have_token = true;
   }
   if (have_token && (memchr(token.p, '\r', token.len) || memchr(token.p, '\n', token.len))) {
-    res = fail(e, ERR_CREDENTIALS,
-               "%s holds a line break (a trailing newline?), which cannot go in the "
-               "Authorization header; botocore refuses it too",
-               token_var);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "%s holds a line break (a trailing newline?), which cannot go in the "
+                         "Authorization header; botocore refuses it too",
+                         token_var);
     goto out;
   }
   struct http_header h[2] = {{"Accept", "application/json"},
@@ -768,7 +754,7 @@ enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds 
       sleep_ms(CONTAINER_SLEEP_MS);
   }
   if (rc != ERR_OK) {
-    res = fail(e, rc, "the container credentials endpoint (%s): %s", var, sub.msg);
+    res = creds_src_fail(e, rc, "the container credentials endpoint (%s): %s", var, sub.msg);
     goto out;
   }
   if (resp.status != 200) {
@@ -785,7 +771,7 @@ enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds 
     else if (resp.status == 400 && !have_token)
       (void)buf_puts(&m, " (no authorization token: EKS Pod Identity sets "
                          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)");
-    res = fail(e, ERR_CREDENTIALS, "%s", buf_str(&m));
+    res = creds_src_fail(e, ERR_CREDENTIALS, "%s", buf_str(&m));
     buf_release(&m);
     goto out;
   }
@@ -793,20 +779,20 @@ enum src_result creds_src_container(const struct creds_ctx *x, struct aws_creds 
   doc = json_loadb(resp.body.p, resp.body.len, 0, &je);
   const char *missing = NULL;
   if (!json_is_object(doc)) {
-    res = fail(e, ERR_CREDENTIALS,
-               "the container credentials endpoint %s answered something "
-               "that is not JSON",
-               host);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "the container credentials endpoint %s answered something "
+                         "that is not JSON",
+                         host);
     goto out;
   }
   /* ContainerProvider._create_fetcher reads AccessKeyId, SecretAccessKey, Token, Expiration. */
   if (!creds_take_json(doc, "AccessKeyId", "SecretAccessKey", "Token", false, "Expiration", false,
                        out, &missing)) {
     creds_release(out);
-    res = fail(e, ERR_CREDENTIALS,
-               "the container credentials endpoint %s answered without a "
-               "valid '%s'",
-               host, missing);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "the container credentials endpoint %s answered without a "
+                         "valid '%s'",
+                         host, missing);
     goto out;
   }
   res = SRC_FOUND;
@@ -900,24 +886,26 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
   aws_call_init(&call);
 
   if (!region_ok(sso_region)) {
-    res = fail(e, ERR_CREDENTIALS, "profile '%s': sso_region '%.64s' is not a region name", profile,
-               sso_region);
+    res =
+        creds_src_fail(e, ERR_CREDENTIALS, "profile '%s': sso_region '%.64s' is not a region name",
+                       profile, sso_region);
     goto out;
   }
   /* SSOTokenLoader: ~/.aws/sso/cache/<sha1 of the session name, or of the start URL for the
    * legacy keys>.json holding accessToken and expiresAt. */
   if (!dir || buf_printf(&path, "%s/%s.json", dir, key)) {
-    res = fail(e, ERR_NOMEM, "out of memory");
+    res = creds_src_fail(e, ERR_NOMEM, "out of memory");
     goto out;
   }
   struct err sub = {0};
   enum err_code rc = creds_read_file(buf_str(&path), CREDS_ANSWER_MAX_BYTES, &body, &sub);
   if (rc != ERR_OK) {
-    res = fail(e, ERR_CREDENTIALS,
-               "profile '%s' uses IAM Identity Center (SSO) but there is no cached login for "
-               "%s%.200s (%s); run 'aws sso login --profile %s'",
-               profile, session_name ? "sso-session " : "", who,
-               rc == ERR_NOT_FOUND ? "no token cache file" : sub.msg, profile);
+    res = creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "profile '%s' uses IAM Identity Center (SSO) but there is no cached login for "
+        "%s%.200s (%s); run 'aws sso login --profile %s'",
+        profile, session_name ? "sso-session " : "", who,
+        rc == ERR_NOT_FOUND ? "no token cache file" : sub.msg, profile);
     goto out;
   }
   json_error_t je;
@@ -926,10 +914,11 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
   const char *exp = json_string_value(json_object_get(cache, "expiresAt"));
   time_t expires = 0;
   if (!tok || !*tok || !exp || !creds_parse_time(exp, &expires)) {
-    res = fail(e, ERR_CREDENTIALS,
-               "the cached SSO login %s is not valid (no accessToken or expiresAt); run 'aws sso "
-               "login --profile %s'",
-               buf_str(&path), profile);
+    res = creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "the cached SSO login %s is not valid (no accessToken or expiresAt); run 'aws sso "
+        "login --profile %s'",
+        buf_str(&path), profile);
     goto out;
   }
   if (expires <= x->now) {
@@ -940,15 +929,16 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
     struct tm tm;
     gmtime_r(&expires, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    res = fail(e, ERR_CREDENTIALS,
-               "the IAM Identity Center (SSO) login for %s%.200s expired at %s; run 'aws sso "
-               "login --profile %s'",
-               session_name ? "sso-session " : "", who, when, profile);
+    res = creds_src_fail(
+        e, ERR_CREDENTIALS,
+        "the IAM Identity Center (SSO) login for %s%.200s expired at %s; run 'aws sso "
+        "login --profile %s'",
+        session_name ? "sso-session " : "", who, when, profile);
     goto out;
   }
   token = str_dup(tok);
   if (!token || sso_url(sso_region, account_id, role_name, &url) != ERR_OK) {
-    res = fail(e, ERR_NOMEM, "out of memory");
+    res = creds_src_fail(e, ERR_NOMEM, "out of memory");
     goto out;
   }
   char *host = http_url_authority(buf_str(&url));
@@ -981,7 +971,7 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
   call.request_id = str_dup(resp.request_id);
   if (rc != ERR_OK) {
     call.error_message = str_dup(sub.msg);
-    res = fail(e, rc, "IAM Identity Center (SSO) portal: %s", sub.msg);
+    res = creds_src_fail(e, rc, "IAM Identity Center (SSO) portal: %s", sub.msg);
   } else if (resp.status != 200) {
     json_t *err = json_loadb(resp.body.p, resp.body.len, 0, &je);
     const char *type =
@@ -1009,7 +999,7 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
                        "; the SSO user is not assigned this role in this account (check "
                        "sso_account_id and sso_role_name of profile '%s')",
                        profile);
-    res = fail(e, ERR_AWS, "%s", buf_str(&m));
+    res = creds_src_fail(e, ERR_AWS, "%s", buf_str(&m));
     buf_release(&m);
     json_decref(err);
   } else {
@@ -1022,10 +1012,10 @@ enum src_result creds_src_sso(const struct creds_ctx *x, const char *profile, co
         !creds_take_json(rc_obj, "accessKeyId", "secretAccessKey", "sessionToken", false,
                          "expiration", false, out, &missing)) {
       creds_release(out);
-      res = fail(e, ERR_CREDENTIALS,
-                 "IAM Identity Center answered GetRoleCredentials without "
-                 "%s",
-                 missing ? missing : "roleCredentials");
+      res = creds_src_fail(e, ERR_CREDENTIALS,
+                           "IAM Identity Center answered GetRoleCredentials without "
+                           "%s",
+                           missing ? missing : "roleCredentials");
     } else {
       res = SRC_FOUND;
     }

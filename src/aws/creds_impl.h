@@ -129,6 +129,10 @@ void creds_excerpt(struct buf *out, const char *p, size_t n, size_t max);
  * chain goes on) or configured and broken (the chain stops with e). */
 enum src_result { SRC_FOUND, SRC_SKIPPED, SRC_FAILED };
 
+/* A hard failure of a source: e gets the printf-style message, the chain stops. */
+enum src_result creds_src_fail(struct err *e, enum err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Context the sources share with creds.c. */
 struct creds_ctx {
   const struct creds_options *o;

@@ -155,22 +155,6 @@ static bool drain(int out_fd, int err_fd, struct buf *out, struct buf *err_text)
   return true;
 }
 
-static enum src_result failf(struct err *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static enum src_result failf(struct err *e, const char *fmt, ...)
-{
-  struct buf b;
-  buf_init(&b, ERR_MSG_MAX);
-  va_list ap;
-  va_start(ap, fmt);
-  (void)buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  err_set(e, ERR_CREDENTIALS, "%s", buf_str(&b));
-  buf_release(&b);
-  return SRC_FAILED;
-}
-
 static const char *base_name(const char *path)
 {
   const char *slash = strrchr(path, '/');
@@ -184,12 +168,13 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
   char *argv[PROCESS_MAX_WORDS + 1] = {0};
   int argc = creds_split_words(command, argv, PROCESS_MAX_WORDS);
   if (argc < 0)
-    return failf(e,
-                 "credential_process of profile '%s' has an unclosed quote or a trailing "
-                 "backslash",
-                 profile);
+    return creds_src_fail(e, ERR_CREDENTIALS,
+                          "credential_process of profile '%s' has an unclosed quote or a trailing "
+                          "backslash",
+                          profile);
   if (argc == 0)
-    return failf(e, "credential_process of profile '%s' is empty", profile);
+    return creds_src_fail(e, ERR_CREDENTIALS, "credential_process of profile '%s' is empty",
+                          profile);
   const char *prog = base_name(argv[0]);
   enum src_result res = SRC_FAILED;
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
@@ -202,7 +187,8 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
   bool fa_ready = false;
 
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
-    res = failf(e, "cannot run credential_process of profile '%s': %s", profile, strerror(errno));
+    res = creds_src_fail(e, ERR_CREDENTIALS, "cannot run credential_process of profile '%s': %s",
+                         profile, strerror(errno));
     goto out;
   }
   (void)fcntl(out_pipe[0], F_SETFD, FD_CLOEXEC);
@@ -210,7 +196,7 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
   /* posix_spawn, not fork: the diagnosis may run on a thread of the TUI. stdin is /dev/null:
    * ecrdiag does not let a credential process prompt (an MFA code, say) behind its screen. */
   if (posix_spawn_file_actions_init(&fa) != 0) {
-    res = failf(e, "out of memory");
+    res = creds_src_fail(e, ERR_CREDENTIALS, "out of memory");
     goto out;
   }
   fa_ready = true;
@@ -219,7 +205,7 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
       posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2) != 0 ||
       posix_spawn_file_actions_addclose(&fa, out_pipe[1]) != 0 ||
       posix_spawn_file_actions_addclose(&fa, err_pipe[1]) != 0) {
-    res = failf(e, "out of memory");
+    res = creds_src_fail(e, ERR_CREDENTIALS, "out of memory");
     goto out;
   }
   int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
@@ -228,8 +214,9 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
   out_pipe[1] = err_pipe[1] = -1;
   if (rc != 0) {
     pid = -1;
-    res = failf(e, "cannot run credential_process '%.100s' of profile '%s': %s", prog, profile,
-                strerror(rc));
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "cannot run credential_process '%.100s' of profile '%s': %s", prog,
+                         profile, strerror(rc));
     goto out;
   }
   bool finished = drain(out_pipe[0], err_pipe[0], &so, &se);
@@ -240,8 +227,9 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
     ;
   pid = -1;
   if (!finished) {
-    res = failf(e, "credential_process '%.100s' of profile '%s' did not finish within %ld s", prog,
-                profile, PROCESS_TIMEOUT_MS / 1000);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "credential_process '%.100s' of profile '%s' did not finish within %ld s",
+                         prog, profile, PROCESS_TIMEOUT_MS / 1000);
     goto out;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -257,37 +245,41 @@ enum src_result creds_src_process(const struct creds_ctx *x, const char *profile
       (void)buf_puts(&m, ": ");
       creds_excerpt(&m, se.p, se.len, PROCESS_EXCERPT_MAX);
     }
-    res = failf(e, "%s", buf_str(&m));
+    res = creds_src_fail(e, ERR_CREDENTIALS, "%s", buf_str(&m));
     buf_release(&m);
     goto out;
   }
   if (so.max_bytes == 0) {
-    res = failf(e, "credential_process '%.100s' of profile '%s' printed more than %zu bytes", prog,
-                profile, PROCESS_STDOUT_MAX_BYTES);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "credential_process '%.100s' of profile '%s' printed more than %zu bytes",
+                         prog, profile, PROCESS_STDOUT_MAX_BYTES);
     goto out;
   }
   json_error_t je;
   doc = so.len ? json_loadb(so.p, so.len, 0, &je) : NULL;
   if (!json_is_object(doc)) {
-    res = failf(e, "credential_process '%.100s' of profile '%s' did not print a JSON object", prog,
-                profile);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "credential_process '%.100s' of profile '%s' did not print a JSON object",
+                         prog, profile);
     goto out;
   }
   /* ProcessProvider._retrieve_credentials_using: Version must be 1. */
   json_t *version = json_object_get(doc, "Version");
   if (!json_is_integer(version) || json_integer_value(version) != 1) {
-    res = failf(e,
-                "credential_process '%.100s' of profile '%s' printed %s; only Version 1 is "
-                "supported",
-                prog, profile, version ? "another Version" : "no Version");
+    res =
+        creds_src_fail(e, ERR_CREDENTIALS,
+                       "credential_process '%.100s' of profile '%s' printed %s; only Version 1 is "
+                       "supported",
+                       prog, profile, version ? "another Version" : "no Version");
     goto out;
   }
   const char *missing = NULL;
   if (!creds_take_json(doc, "AccessKeyId", "SecretAccessKey", "SessionToken", true, "Expiration",
                        true, out, &missing)) {
     creds_release(out);
-    res = failf(e, "credential_process '%.100s' of profile '%s' printed no valid '%s'", prog,
-                profile, missing);
+    res = creds_src_fail(e, ERR_CREDENTIALS,
+                         "credential_process '%.100s' of profile '%s' printed no valid '%s'", prog,
+                         profile, missing);
     goto out;
   }
   res = SRC_FOUND;

@@ -7,12 +7,34 @@
 
 #include <stdbool.h>
 
+/* What the command line hands over; every pointer borrowed for the call to tui_main, every
+ * field may be zero / NULL. The start screen shows profile, role_arn, region and platform
+ * and lets them be changed in place; the rest goes to every diagnosis as given. */
 struct tui_options {
   const char *image;             /* --image: probe it at once; NULL: ask on the start screen */
   const char *org_id;            /* --org-id, or NULL */
-  long timeout_ms;               /* per request; 0: the diagnosis default */
+  long timeout_ms;               /* --timeout, for the whole check; 0: the diagnosis default */
   const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT, or NULL */
   bool no_color;                 /* --no-color; NO_COLOR is honoured as well */
+  /* The probing principal (creds_options): --profile, --role-arn, --external-id (sent only
+   * with a role ARN), --region. */
+  const char *profile;
+  const char *role_arn;
+  const char *external_id;
+  const char *region;
+  /* The registry account's side (diag_options.registry_creds): --registry-profile,
+   * --registry-role-arn, --registry-external-id. */
+  const char *registry_profile;
+  const char *registry_role_arn;
+  const char *registry_external_id;
+  const char *platform;  /* --platform "os/arch[/variant]"; NULL: linux/amd64 */
+  const char *ca_bundle; /* --ca-bundle; NULL: AWS_CA_BUNDLE, else the system's */
+  bool insecure;         /* --no-verify-ssl: the start screen warns */
+  /* The fix (diag_options): --grant, --ou-path, --node-role-arn, --managed-policy. */
+  const char *grant;
+  const char *ou_path;
+  const char *node_role_arn;
+  bool fix_managed;
 };
 
 /* Runs the TUI until the user quits and returns the process exit code: that of the last
@@ -54,7 +76,7 @@ enum {
 };
 
 #define TUI_ACTIONS(X)                                                                          \
-  X(NONE) X(HELP) X(QUIT) X(RUN) X(EDIT) X(CLEAR_INPUT) X(HISTORY_PREV) X(HISTORY_NEXT)         \
+  X(NONE) X(HELP) X(QUIT) X(RUN) X(EDIT) X(CLEAR_INPUT) X(NEXT_FIELD) X(PREV_FIELD)            \
   X(PICK_POD) X(CANCEL) X(CANCEL_QUIT) X(RERUN) X(NEW_IMAGE) X(SAVE_REPORT) X(NEXT_SCREEN)      \
   X(FOCUS) X(UP) X(DOWN) X(PAGE_UP) X(PAGE_DOWN) X(HOME) X(END) X(LEFT) X(RIGHT) X(DETAILS)     \
   X(TAB_1) X(TAB_2) X(TAB_3) X(TAB_4) X(TAB_5) X(WRITE_FIX) X(COPY_FIX) X(APPLY_FIX) X(CLOSE)   \
@@ -176,8 +198,21 @@ struct tui_progress {
 
 struct tui_run; /* opaque: tui_run.c */
 
-/* Starts diag_run on a worker thread. NULL with e filled when the thread cannot start. */
-struct tui_run *tui_run_start(const struct tui_options *o, const char *image, struct err *e);
+/* What the start screen lets the user change, for one diagnosis; borrowed, NULL or "" for
+ * none (the command line's value is already in the field when it gave one). */
+struct tui_run_args {
+  const char *image;
+  const char *profile;
+  const char *role_arn;
+  const char *region;
+  const char *platform;
+};
+
+/* Starts diag_run on a worker thread with a's settings and the rest of o (both copied: the
+ * worker owns what it reads). The credential chain runs there too: it may call IMDS, SSO or
+ * STS, which the screen must not wait for. NULL with e filled when the thread cannot start. */
+struct tui_run *tui_run_start(const struct tui_options *o, const struct tui_run_args *a,
+                              struct err *e);
 /* Copies the shared progress (under the lock) for drawing. */
 void tui_run_progress(struct tui_run *r, struct tui_progress *out);
 /* Asks the worker to stop before its next request (requests are bounded by their timeout). */
@@ -225,6 +260,23 @@ enum tui_fix_tab {
 
 #define TUI_MSG_MAX 512
 
+/* The start screen's lines, in Tab order: the image reference, then the settings. */
+enum tui_start_field {
+  TUI_FIELD_IMAGE,
+  TUI_FIELD_PROFILE,
+  TUI_FIELD_ROLE,
+  TUI_FIELD_REGION,
+  TUI_FIELD_PLATFORM,
+  TUI_FIELD_COUNT
+};
+
+/* One setting on the start screen, validated as typed. */
+struct tui_field {
+  struct tui_line line;
+  bool ok;                /* empty (the default applies) or valid */
+  char msg[ERR_MSG_MAX];  /* what is wrong, or what will be used */
+};
+
 struct tui {
   const struct tui_options *opt;
   bool utf8, color;
@@ -240,9 +292,15 @@ struct tui {
   char input_msg[ERR_MSG_MAX]; /* what is wrong, or what was understood */
   char input_region[32];
   struct tui_history history;
-  size_t history_pos;              /* == history.n: not browsing */
-  char cred_source[32];            /* "env", or "" when none */
-  char cred_msg[ERR_MSG_MAX + 16]; /* why there are none */
+  size_t history_pos; /* == history.n: not browsing */
+  enum tui_start_field start_focus;
+  struct tui_field fields[TUI_FIELD_COUNT]; /* [TUI_FIELD_IMAGE] unused: that is input */
+  /* What the probe will try, described (the chain itself runs in the worker): a short name
+   * for the probe screen ("env", "profile 'dev'", "the default chain") and the whole of it. */
+  char cred_source[96];
+  char cred_msg[ERR_MSG_MAX + 256];
+  bool cred_bad;            /* the environment's keys are set but unusable */
+  char region_default[64]; /* creds_region() for the profile: the region field's placeholder */
 
   /* the diagnosis in flight, or the last one */
   char image[TUI_LINE_MAX + 1];
@@ -305,6 +363,13 @@ void tui_message(struct tui *t, enum tui_role role, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Re-reads the input line: validation message, region. */
 void tui_input_changed(struct tui *t);
+/* Fills the settings fields from the options (once, at start). */
+void tui_settings_init(struct tui *t);
+/* Re-validates the settings fields and re-describes the credentials the probe will try
+ * (reads the environment and the AWS config files' region; no network). */
+void tui_settings_changed(struct tui *t);
+/* The run's settings from the fields (pointers into t). */
+void tui_settings_args(const struct tui *t, struct tui_run_args *a);
 /* Builds the fix tabs from t->diag (after a run or on entering the fix screen). */
 void tui_fix_prepare(struct tui *t);
 /* Opens the pager with doc (taken over) under title. */

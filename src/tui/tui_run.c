@@ -13,6 +13,8 @@
 #define TUI_INTERNAL
 #include "tui.h"
 
+#define RUN_STRS 24 /* the strings of tui_options and tui_run_args, with room */
+
 struct tui_run {
   pthread_t thread;
   bool joined;
@@ -21,8 +23,12 @@ struct tui_run {
   pthread_mutex_t mu;
   struct tui_progress progress; /* under mu */
 
-  /* Owned by the worker until it has finished, then by whoever joins it. */
-  char *image, *org_id, *registry_endpoint;
+  /* Owned by the worker until it has finished, then by whoever joins it: copies of every
+   * string the options point to (the caller's may be gone when an abandoned worker ends). */
+  char *strs[RUN_STRS];
+  size_t n_strs;
+  bool nomem;
+  struct creds_options co, rco;
   struct diag_options o;
   struct diagnosis d;
   enum err_code rc;
@@ -95,14 +101,28 @@ static void *worker(void *arg)
 static void run_free_fields(struct tui_run *r)
 {
   diag_release(&r->d);
-  free(r->image);
-  free(r->org_id);
-  free(r->registry_endpoint);
+  for (size_t i = 0; i < r->n_strs; i++)
+    free(r->strs[i]);
   pthread_mutex_destroy(&r->mu);
   free(r);
 }
 
-struct tui_run *tui_run_start(const struct tui_options *o, const char *image, struct err *e)
+/* A copy of s that the run owns; NULL for NULL or "" (the default applies). */
+static const char *keep(struct tui_run *r, const char *s)
+{
+  if (!s || !*s)
+    return NULL;
+  char *c = r->n_strs < RUN_STRS ? str_dup(s) : NULL;
+  if (!c) {
+    r->nomem = true;
+    return NULL;
+  }
+  r->strs[r->n_strs++] = c;
+  return c;
+}
+
+struct tui_run *tui_run_start(const struct tui_options *o, const struct tui_run_args *a,
+                              struct err *e)
 {
   struct tui_run *r = calloc(1, sizeof *r);
   if (!r) {
@@ -111,23 +131,44 @@ struct tui_run *tui_run_start(const struct tui_options *o, const char *image, st
   }
   pthread_mutex_init(&r->mu, NULL);
   diag_init(&r->d);
-  r->image = str_dup(image);
-  r->org_id = str_dup(o->org_id);
-  r->registry_endpoint = str_dup(o->registry_endpoint);
-  if (!r->image || (o->org_id && !r->org_id) || (o->registry_endpoint && !r->registry_endpoint)) {
+  const char *role_arn = keep(r, a->role_arn);
+  r->co = (struct creds_options){
+      .profile = keep(r, a->profile),
+      .role_arn = role_arn,
+      /* the external id belongs to a role: none without one */
+      .external_id = role_arn ? keep(r, o->external_id) : NULL,
+      .region = keep(r, a->region),
+  };
+  r->rco = (struct creds_options){
+      .profile = keep(r, o->registry_profile),
+      .role_arn = keep(r, o->registry_role_arn),
+      .region = r->co.region,
+      .label = "registry",
+  };
+  r->rco.external_id = r->rco.role_arn ? keep(r, o->registry_external_id) : NULL;
+  r->o = (struct diag_options){
+      .image = keep(r, a->image),
+      .org_id = keep(r, o->org_id),
+      .timeout_ms = o->timeout_ms,
+      .registry_endpoint = keep(r, o->registry_endpoint),
+      .platform = keep(r, a->platform),
+      .grant = keep(r, o->grant),
+      .ou_path = keep(r, o->ou_path),
+      .node_role_arn = keep(r, o->node_role_arn),
+      .fix_managed = o->fix_managed,
+      .on_event = on_event,
+      .event_ctx = r,
+      .cancel = &r->cancel,
+      .creds = &r->co,
+      .registry_creds = r->rco.profile || r->rco.role_arn ? &r->rco : NULL,
+      .ca_bundle = keep(r, o->ca_bundle),
+      .insecure = o->insecure,
+  };
+  if (r->nomem || !r->o.image) {
     err_set(e, ERR_NOMEM, "out of memory");
     run_free_fields(r);
     return NULL;
   }
-  r->o = (struct diag_options){
-      .image = r->image,
-      .org_id = r->org_id,
-      .timeout_ms = o->timeout_ms,
-      .registry_endpoint = r->registry_endpoint,
-      .on_event = on_event,
-      .event_ctx = r,
-      .cancel = &r->cancel,
-  };
   for (size_t i = 0; i < diag_plan_len && i < DIAG_MAX_CHECKS; i++)
     r->progress.items[r->progress.n_items++] = (struct tui_item){.id = diag_plan[i]};
 
