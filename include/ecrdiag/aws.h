@@ -129,6 +129,11 @@ enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region
 enum err_code ecr_describe_images(struct aws_client *c, const char *region, const char *registry_id,
                                   const char *repository, const char *tag, const char *digest,
                                   json_t **response, struct aws_call *call, struct err *e);
+/* DescribeImages listing the tagged images of a repository (one page of up to 1000), for
+ * naming the tags that do exist; raw answer in *response. */
+enum err_code ecr_describe_tagged_images(struct aws_client *c, const char *region,
+                                         const char *registry_id, const char *repository,
+                                         json_t **response, struct aws_call *call, struct err *e);
 /* Organizations DescribeOrganization, signed for the partition's home region
  * (us-east-1 in aws). *response is the raw answer. */
 enum err_code orgs_describe_organization(struct aws_client *c, json_t **response,

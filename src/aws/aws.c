@@ -1230,6 +1230,24 @@ enum err_code ecr_describe_images(struct aws_client *c, const char *region, cons
                     response, call, e);
 }
 
+enum err_code ecr_describe_tagged_images(struct aws_client *c, const char *region,
+                                         const char *registry_id, const char *repository,
+                                         json_t **response, struct aws_call *call, struct err *e)
+{
+  *response = NULL;
+  json_t *req = repo_request(registry_id, repository);
+  if (!req || json_object_set_new(req, "filter", json_pack("{s:s}", "tagStatus", "TAGGED")) ||
+      json_object_set_new(req, "maxResults", json_integer(1000))) {
+    json_decref(req);
+    aws_call_release(call);
+    return err_set(e, ERR_INVALID, "cannot build the DescribeImages request");
+  }
+  enum err_code rc = json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "DescribeImages", req,
+                               response, false, call, e);
+  json_decref(req);
+  return rc;
+}
+
 enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region,
                                         const char *registry_id, const char *repository,
                                         char **policy_text, struct aws_call *call, struct err *e)

@@ -51,6 +51,7 @@ const char *const diag_plan[] = {
     "ecr.GetAuthorizationToken",
     "ecr.GetRepositoryPolicy",
     "ecr.BatchGetImage",
+    "ecr.DescribeImages",
     "registry.ping",
     "registry.manifest",
     "registry.platform_manifest",
@@ -109,7 +110,7 @@ void diag_release(struct diagnosis *d)
 static bool check_needed_for_pull(const char *id)
 {
   return strcmp(id, "organizations.DescribeOrganization") != 0 &&
-         strcmp(id, "ecr.GetRepositoryPolicy") != 0;
+         strcmp(id, "ecr.GetRepositoryPolicy") != 0 && strcmp(id, "ecr.DescribeImages") != 0;
 }
 
 static struct diag_check *add_check(struct diagnosis *d, const char *id)
@@ -330,6 +331,7 @@ enum fetch_kind {
   FETCH_AUTH_TOKEN,
   FETCH_POLICY,
   FETCH_IMAGE,
+  FETCH_TAGS, /* the tags that do exist, when the one asked for does not */
   FETCH_REGISTRY_PING,
   FETCH_REGISTRY_MANIFEST,
   FETCH_PLATFORM_MANIFEST, /* the index entry for the node's platform */
@@ -462,6 +464,12 @@ static void *fetch_run(void *arg)
   case FETCH_IMAGE:
     f->rc = ecr_batch_get_image(&aws, r->region, r->registry_id, r->repository, tag, r->digest,
                                 &f->resp, &f->call, &f->e);
+    break;
+  case FETCH_TAGS:
+    if (p->registry_creds.access_key_id)
+      aws.creds = &p->registry_creds;
+    f->rc = ecr_describe_tagged_images(&aws, r->region, r->registry_id, r->repository, &f->resp,
+                                       &f->call, &f->e);
     break;
   case FETCH_REGISTRY_PING: f->rc = registry_ping(f->http, f->target, &f->reg, &f->e); break;
   case FETCH_REGISTRY_MANIFEST:
@@ -1029,6 +1037,106 @@ static void read_image(struct probe *p, struct fetch *f)
   }
 }
 
+/* Levenshtein distance, capped: tags are at most 128 characters. */
+static size_t edit_distance(const char *a, const char *b)
+{
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 128 || m > 128)
+    return 1000;
+  size_t row[129];
+  for (size_t j = 0; j <= m; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= n; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= m; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (row[j] + 1 < best)
+        best = row[j] + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[m];
+}
+
+struct tag_seen {
+  const char *tag;
+  double pushed_at;
+  size_t distance;
+};
+
+static int tag_by_newest(const void *a, const void *b)
+{
+  const struct tag_seen *x = a, *y = b;
+  if (x->pushed_at != y->pushed_at)
+    return x->pushed_at < y->pushed_at ? 1 : -1;
+  return strcmp(x->tag, y->tag); /* tags of one image: a stable order */
+}
+
+static int tag_by_distance(const void *a, const void *b)
+{
+  const struct tag_seen *x = a, *y = b;
+  if (x->distance != y->distance)
+    return x->distance < y->distance ? -1 : 1;
+  return tag_by_newest(a, b);
+}
+
+#define NEAREST_TAGS 5
+#define TAGS_SEEN_MAX 1000
+
+/* Adds to the IMAGE_NOT_FOUND finding the existing tags nearest to the one asked for, newest
+ * first: most often a typo or a tag that was never pushed. */
+static void read_tags(struct probe *p, struct fetch *f)
+{
+  struct diagnosis *d = p->d;
+  add_fetch_check(p, f);
+  json_t *details = json_object_get(f->resp, "imageDetails");
+  if (f->rc || !json_is_array(details) || !d->ref.tag)
+    return;
+  struct tag_seen *seen = calloc(TAGS_SEEN_MAX, sizeof *seen);
+  size_t n = 0, i, k;
+  json_t *det, *tag;
+  json_array_foreach(details, i, det)
+  {
+    double pushed = json_number_value(json_object_get(det, "imagePushedAt"));
+    json_array_foreach(json_object_get(det, "imageTags"), k, tag)
+    {
+      if (seen && n < TAGS_SEEN_MAX && json_string_value(tag))
+        seen[n++] = (struct tag_seen){json_string_value(tag), pushed,
+                                      edit_distance(d->ref.tag, json_string_value(tag))};
+    }
+  }
+  if (!seen || n == 0)
+    goto out;
+  qsort(seen, n, sizeof *seen, tag_by_distance);
+  size_t shown = n < NEAREST_TAGS ? n : NEAREST_TAGS;
+  qsort(seen, shown, sizeof *seen, tag_by_newest);
+  for (size_t j = 0; j < d->n_findings; j++) {
+    struct diag_finding *fd = &d->findings[j];
+    if (fd->cause != CAUSE_IMAGE_NOT_FOUND)
+      continue;
+    json_t *list = json_array();
+    struct buf b;
+    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
+    buf_printf(&b, "%s The nearest existing tags, newest first:", fd->summary);
+    for (size_t t = 0; t < shown; t++) {
+      json_array_append_new(list, json_string(seen[t].tag));
+      buf_printf(&b, "%s %s", t ? "," : "", seen[t].tag);
+    }
+    buf_printf(&b, " (of %zu tags).", n);
+    json_object_set_new(fd->evidence, "nearest_tags", list);
+    free(fd->summary);
+    fd->summary = buf_detach(&b);
+    break;
+  }
+out:
+  free(seen);
+}
+
 /* The repository policy as the caller sees it: readable only when a policy grants it
  * ecr:GetRepositoryPolicy (or the caller is in the registry account). Unreadable is normal. */
 static void read_policy(struct probe *p, struct fetch *f)
@@ -1450,6 +1558,14 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
     /* The policy first: when it is readable, a denied pull is read in its light. */
     read_policy(&p, &fs[FETCH_POLICY]);
     read_image(&p, &fs[FETCH_IMAGE]);
+    /* A missing tag: which tags do exist, when this principal (or A's view) may list them. */
+    bool same_account = d->caller.account && strcmp(d->caller.account, d->ref.registry_id) == 0;
+    if (d->n_findings && d->findings[d->n_findings - 1].cause == CAUSE_IMAGE_NOT_FOUND &&
+        (same_account || p.registry_creds.access_key_id)) {
+      fs[FETCH_TAGS].wanted = true;
+      if (fetch_level(&p, fs, FETCH_TAGS, FETCH_TAGS))
+        read_tags(&p, &fs[FETCH_TAGS]);
+    }
     if (p.have_token)
       cancelled = !probe_registry(&p, fs);
     rank_and_judge(d);

@@ -50,6 +50,15 @@ class RegistryView(unittest.TestCase):
         self.assertEqual(run.report["verdict"]["causes"], ["REPOSITORY_NOT_FOUND"])
         self.assertIsNone(run.report["fix"])
 
+    def test_missing_tag_names_the_nearest_existing_tags(self):
+        run = self.run_view("seed-fixed.json", e2e.SEED_IMAGE.replace(":latest", ":v1.4"))
+        self.assertEqual(run.code, 1, run)
+        self.assertEqual(run.report["verdict"]["causes"], ["IMAGE_NOT_FOUND"])
+        ev = run.report["findings"][0]["evidence"]
+        self.assertEqual(ev["nearest_tags"], ["latest", "v1.4.2", "v1.4.1", "v1.3.0"])
+        listing = next(c for c in run.report["checks"] if c["id"] == "ecr.DescribeImages")
+        self.assertEqual((listing["status"], listing["needed_for_pull"]), ("pass", False))
+
     def test_existing_policy_is_merged_into(self):
         run = self.run_view({
             "extends": "seed.json",
