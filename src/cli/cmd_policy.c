@@ -3,6 +3,7 @@
  * No policy logic lives here: everything is behind include/ecrdiag/policy.h, policylint.h and
  * policyfix.h. One table of subcommands, one table of fix options (parsing and help). */
 #include "cmd_policy.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -309,43 +310,33 @@ struct fix_cli {
   bool help;
 };
 
-enum fix_opt_kind { FIX_OPT_VALUE, FIX_OPT_FLAG };
-
-struct fix_opt {
-  const char *name;
-  enum fix_opt_kind kind;
-  const char *metavar;
-  size_t offset; /* into struct fix_cli */
-  const char *help;
-};
-
 #define FIX_AT(field) offsetof(struct fix_cli, field)
-static const struct fix_opt fix_options[] = {
-    {"--repository-arn", FIX_OPT_VALUE, "ARN", FIX_AT(repository_arn),
+static const struct opt fix_options[] = {
+    {"--repository-arn", OPT_VALUE, "ARN", FIX_AT(repository_arn),
      "the repository (required): arn:aws:ecr:REGION:ACCOUNT:repository/NAME"},
-    {"--current", FIX_OPT_VALUE, "FILE|-", FIX_AT(current),
+    {"--current", OPT_VALUE, "FILE|-", FIX_AT(current),
      "the repository policy as it is now (GetRepositoryPolicy's policyText, exactly)"},
-    {"--no-current-policy", FIX_OPT_FLAG, NULL, FIX_AT(no_current_policy),
+    {"--no-current-policy", OPT_FLAG, NULL, FIX_AT(no_current_policy),
      "the repository has no policy now (neither: unknown, the script merges)"},
-    {"--grant", FIX_OPT_VALUE, "KIND", FIX_AT(grant),
+    {"--grant", OPT_VALUE, "KIND", FIX_AT(grant),
      "org, account, role, role-condition or ou (default: org with --org-id, else account)"},
-    {"--org-id", FIX_OPT_VALUE, "o-...", FIX_AT(org_id), "the puller's organization id"},
-    {"--account", FIX_OPT_VALUE, "ID", FIX_AT(account),
+    {"--org-id", OPT_VALUE, "o-...", FIX_AT(org_id), "the puller's organization id"},
+    {"--account", OPT_VALUE, "ID", FIX_AT(account),
      "the puller's account (default: from --principal-arn or --role-arn)"},
-    {"--principal-arn", FIX_OPT_VALUE, "ARN", FIX_AT(principal_arn),
+    {"--principal-arn", OPT_VALUE, "ARN", FIX_AT(principal_arn),
      "the puller as it signs (an assumed-role session ARN is fine)"},
-    {"--role-arn", FIX_OPT_VALUE, "ARN", FIX_AT(role_arn),
+    {"--role-arn", OPT_VALUE, "ARN", FIX_AT(role_arn),
      "the puller's IAM role, with its path (role grants, --target identity)"},
-    {"--ou-path", FIX_OPT_VALUE, "PATH", FIX_AT(ou_path),
+    {"--ou-path", OPT_VALUE, "PATH", FIX_AT(ou_path),
      "the OU to grant: o-.../r-.../ou-.../ (default: --org-path)"},
-    {"--org-path", FIX_OPT_VALUE, "PATH", FIX_AT(org_path),
+    {"--org-path", OPT_VALUE, "PATH", FIX_AT(org_path),
      "the puller's aws:PrincipalOrgPaths: its OU, for --grant ou and verification"},
-    {"--target", FIX_OPT_VALUE, "WHAT", FIX_AT(target),
+    {"--target", OPT_VALUE, "WHAT", FIX_AT(target),
      "repository (the repository policy, default) or identity (the role's IAM policy)"},
-    {"--managed", FIX_OPT_FLAG, NULL, FIX_AT(managed),
+    {"--managed", OPT_FLAG, NULL, FIX_AT(managed),
      "with --target identity: attach AmazonEC2ContainerRegistryPullOnly instead"},
-    {"--output", FIX_OPT_VALUE, "text|json", FIX_AT(output), "what to print (default text)"},
-    {"--help", FIX_OPT_FLAG, NULL, FIX_AT(help), "this help"},
+    {"--output", OPT_VALUE, "text|json", FIX_AT(output), "what to print (default text)"},
+    {"--help", OPT_FLAG, NULL, FIX_AT(help), "this help"},
 };
 #define N_FIX_OPTIONS (sizeof fix_options / sizeof fix_options[0])
 
@@ -355,48 +346,11 @@ static void fix_usage(FILE *out)
                "Writes the smallest policy change that lets the puller pull, says what it\n"
                "opens, verifies it with the evaluator and lint, and prints it as policy JSON,\n"
                "an aws CLI script, Terraform and CloudFormation.\n\noptions:\n");
-  for (size_t i = 0; i < N_FIX_OPTIONS; i++) {
-    char left[48];
-    snprintf(left, sizeof left, "%s%s%s", fix_options[i].name, fix_options[i].metavar ? " " : "",
-             fix_options[i].metavar ? fix_options[i].metavar : "");
-    fprintf(out, "  %-28s %s\n", left, fix_options[i].help);
-  }
+  opts_help(fix_options, N_FIX_OPTIONS, out);
+
   fprintf(out, "\nexit codes: 0 fix written and verified (or nothing to change), 1 no verified\n"
                "            fix (verification failed, or too large for ECR), 2 usage error or\n"
                "            malformed input\n");
-}
-
-static bool fix_parse_args(int argc, char **argv, struct fix_cli *cli)
-{
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char *eq = strchr(arg, '=');
-    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-    const struct fix_opt *o = NULL;
-    for (size_t k = 0; k < N_FIX_OPTIONS; k++)
-      if (strlen(fix_options[k].name) == n && strncmp(fix_options[k].name, arg, n) == 0)
-        o = &fix_options[k];
-    if (!o) {
-      fprintf(stderr, "ecrdiag policy fix: unknown argument '%s'; see --help\n", arg);
-      return false;
-    }
-    char *field = (char *)cli + o->offset;
-    if (o->kind == FIX_OPT_FLAG) {
-      if (eq) {
-        fprintf(stderr, "ecrdiag policy fix: '%s' takes no value\n", o->name);
-        return false;
-      }
-      *(bool *)field = true;
-      continue;
-    }
-    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-    if (!value) {
-      fprintf(stderr, "ecrdiag policy fix: '%s' needs a value (%s)\n", o->name, o->metavar);
-      return false;
-    }
-    *(const char **)field = value;
-  }
-  return true;
 }
 
 /* "arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME" into its parts (copies in the buffers);
@@ -471,7 +425,7 @@ int cmd_policy_fix(int argc, char **argv)
 {
   struct fix_cli cli;
   memset(&cli, 0, sizeof cli);
-  if (!fix_parse_args(argc, argv, &cli))
+  if (!opts_parse(fix_options, N_FIX_OPTIONS, argc, argv, &cli, "ecrdiag policy fix"))
     return EXIT_USAGE;
   if (cli.help) {
     fix_usage(stdout);

@@ -11,6 +11,7 @@
 
 #include "cmd_explain.h"
 #include "cmd_policy.h"
+#include "opts.h"
 #include "ecrdiag/diag.h"
 #include "ecrdiag/policyfix.h"
 #include "ecrdiag/report.h"
@@ -43,16 +44,6 @@ struct cli {
   bool tui;
   bool help;
   bool version;
-};
-
-enum opt_kind { OPT_VALUE, OPT_FLAG };
-
-struct opt {
-  const char *name;
-  enum opt_kind kind;
-  const char *metavar;
-  size_t offset; /* into struct cli */
-  const char *help;
 };
 
 #define OPT_AT(field) offsetof(struct cli, field)
@@ -110,53 +101,10 @@ static void usage(FILE *out)
           "Tells why a Kubernetes pod cannot pull its image from Amazon ECR, and the fix.\n"
           "Probes with the AWS credentials of the environment, as the kubelet would with\n"
           "the node's IAM role.\n\noptions:\n");
-  for (size_t i = 0; i < N_OPTIONS; i++) {
-    char left[64];
-    snprintf(left, sizeof left, "%s%s%s", options[i].name, options[i].metavar ? " " : "",
-             options[i].metavar ? options[i].metavar : "");
-    fprintf(out, "  %-26s %s\n", left, options[i].help);
-  }
+  opts_help(options, N_OPTIONS, out);
+
   fprintf(out, "\nexit codes: 0 pullable by the probing principal, 1 the pull fails,\n"
                "            2 usage error or bad image reference, 3 could not be decided here\n");
-}
-
-static const struct opt *find_option(const char *name, size_t n)
-{
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    if (strlen(options[i].name) == n && strncmp(options[i].name, name, n) == 0)
-      return &options[i];
-  return NULL;
-}
-
-/* Parses argv into cli; on error prints what is wrong and returns false. */
-static bool parse_args(int argc, char **argv, struct cli *cli)
-{
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char *eq = strchr(arg, '=');
-    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-    const struct opt *o = strncmp(arg, "--", 2) == 0 ? find_option(arg, n) : NULL;
-    if (!o) {
-      fprintf(stderr, "ecrdiag: unknown argument '%s'; see 'ecrdiag --help'\n", arg);
-      return false;
-    }
-    char *field = (char *)cli + o->offset;
-    if (o->kind == OPT_FLAG) {
-      if (eq) {
-        fprintf(stderr, "ecrdiag: '%s' takes no value\n", o->name);
-        return false;
-      }
-      *(bool *)field = true;
-      continue;
-    }
-    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-    if (!value) {
-      fprintf(stderr, "ecrdiag: '%s' needs a value (%s)\n", o->name, o->metavar);
-      return false;
-    }
-    *(const char **)field = value;
-  }
-  return true;
 }
 
 static bool valid_org_id(const char *s)
@@ -207,7 +155,7 @@ int main(int argc, char **argv)
   if (argc >= 2 && strcmp(argv[1], "policy") == 0)
     return cmd_policy(argc - 1, argv + 1);
   struct cli cli = {0};
-  if (!parse_args(argc, argv, &cli))
+  if (!opts_parse(options, N_OPTIONS, argc, argv, &cli, "ecrdiag"))
     return EXIT_USAGE;
   if (cli.help) {
     usage(stdout);
