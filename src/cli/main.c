@@ -209,16 +209,6 @@ int main(int argc, char **argv)
     return EXIT_USAGE;
   }
 
-  if (tui && tty) {
-    struct tui_options to = {
-        .image = cli.image,
-        .org_id = cli.org_id,
-        .timeout_ms = timeout_ms,
-        .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
-        .no_color = cli.no_color,
-    };
-    return tui_main(&to);
-  }
   const char *const arns[][2] = {{"--role-arn", cli.role_arn},
                                  {"--registry-role-arn", cli.registry_role_arn}};
   for (size_t i = 0; i < 2; i++) {
@@ -234,6 +224,30 @@ int main(int argc, char **argv)
     fprintf(stderr, "ecrdiag: --external-id goes with --role-arn, --registry-external-id with "
                     "--registry-role-arn\n");
     return EXIT_USAGE;
+  }
+  if (tui && tty) {
+    struct tui_options to = {
+        .image = cli.image,
+        .org_id = cli.org_id,
+        .timeout_ms = timeout_ms,
+        .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
+        .no_color = cli.no_color,
+        .profile = cli.profile,
+        .role_arn = cli.role_arn,
+        .external_id = cli.external_id,
+        .region = cli.region,
+        .registry_profile = cli.registry_profile,
+        .registry_role_arn = cli.registry_role_arn,
+        .registry_external_id = cli.registry_external_id,
+        .platform = cli.platform,
+        .ca_bundle = cli.ca_bundle,
+        .insecure = cli.no_verify_ssl,
+        .grant = cli.grant,
+        .ou_path = cli.ou_path,
+        .node_role_arn = cli.node_role_arn,
+        .fix_managed = cli.managed_policy,
+    };
+    return tui_main(&to);
   }
   if (cli.no_verify_ssl)
     fprintf(stderr, "ecrdiag: warning: --no-verify-ssl: TLS certificates are not verified\n");

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "ecrdiag/buf.h"
-#include "ecrdiag/creds.h"
 #include "ecrdiag/crypto.h"
 #include "ecrdiag/imageref.h"
 #include "ecrdiag/report.h"
@@ -296,7 +295,9 @@ static void start_run(struct tui *t)
   t->history_pos = t->history.n;
   tui_line_set(&t->input, t->image);
   tui_input_changed(t);
-  t->run = tui_run_start(t->opt, t->image, &e);
+  struct tui_run_args a;
+  tui_settings_args(t, &a);
+  t->run = tui_run_start(t->opt, &a, &e);
   if (!t->run) {
     tui_message(t, TUI_ROLE_FAIL, "cannot start the probe: %s", e.msg);
     return;
@@ -512,15 +513,7 @@ static void tui_init(struct tui *t, const struct tui_options *o)
   t->view = TUI_VIEW_START;
   tui_history_load(&t->history);
   t->history_pos = t->history.n;
-  struct aws_creds c;
-  memset(&c, 0, sizeof c);
-  struct err e = {0};
-  /* Only which source the probe will use; the keys are wiped at once and never shown. */
-  if (creds_from_env(&c, &e) == ERR_OK)
-    snprintf(t->cred_source, sizeof t->cred_source, "%s", c.source ? c.source : "env");
-  else
-    snprintf(t->cred_msg, sizeof t->cred_msg, "none: %s", e.msg);
-  creds_release(&c);
+  tui_settings_init(t);
 }
 
 static void tui_release(struct tui *t)
@@ -538,7 +531,7 @@ static void tui_release(struct tui *t)
 static void usage(void)
 {
   fprintf(stderr,
-          "usage: ecrdiag [--tui] [--image REF] [--org-id o-...] [--timeout SECONDS]\n"
+          "usage: ecrdiag [--tui] [--image REF] [--profile NAME] [--role-arn ARN] [options]\n"
           "The interactive mode needs a terminal on stdin and stdout. For a report without one,\n"
           "run: ecrdiag --image REF [--output text|json]\n");
 }

@@ -273,8 +273,8 @@ enum tui_start_field {
 /* One setting on the start screen, validated as typed. */
 struct tui_field {
   struct tui_line line;
-  bool ok;                /* empty (the default applies) or valid */
-  char msg[ERR_MSG_MAX];  /* what is wrong, or what will be used */
+  bool ok;               /* empty (the default applies) or valid */
+  char msg[ERR_MSG_MAX]; /* what is wrong, or what will be used */
 };
 
 struct tui {
@@ -299,7 +299,7 @@ struct tui {
    * for the probe screen ("env", "profile 'dev'", "the default chain") and the whole of it. */
   char cred_source[96];
   char cred_msg[ERR_MSG_MAX + 256];
-  bool cred_bad;            /* the environment's keys are set but unusable */
+  bool cred_bad;           /* the environment's keys are set but unusable */
   char region_default[64]; /* creds_region() for the profile: the region field's placeholder */
 
   /* the diagnosis in flight, or the last one */

@@ -22,14 +22,22 @@
 const struct tui_binding tui_bindings[] = {
     {{'?', KEY_F(1)}, "?", TUI_IN_SCREENS, TUI_ACT_HELP, "help", "this help (F1 too)"},
 
-    /* start screen: printable keys not bound here are typed into the image reference */
-    {{ENTER}, "Enter", START, TUI_ACT_RUN, "probe", "probe the image reference as typed"},
-    {{KEY_UP}, "Up", START, TUI_ACT_HISTORY_PREV, "history", "an older reference from history"},
-    {{KEY_DOWN}, "Down", START, TUI_ACT_HISTORY_NEXT, NULL, "a newer reference from history"},
+    /* start screen: printable keys not bound here are typed into the focused line (the
+     * image reference, or one of the settings: profile, role ARN, region, platform) */
+    {{ENTER}, "Enter", START, TUI_ACT_RUN, "probe",
+     "probe the image reference as typed, with the settings shown"},
+    {{'\t'}, "Tab", START, TUI_ACT_NEXT_FIELD, "settings",
+     "the next line: image reference, profile, role ARN, region, platform"},
+    {{KEY_BTAB}, "Shift-Tab", START, TUI_ACT_PREV_FIELD, NULL, "the previous line"},
+    {{KEY_UP}, "Up", START, TUI_ACT_UP, "history",
+     "on the image reference: an older one from history; on a setting: the line above"},
+    {{KEY_DOWN}, "Down", START, TUI_ACT_DOWN, NULL,
+     "on the image reference: a newer one from history, then the settings; on a setting: "
+     "the line below"},
     {{ESC}, "Esc", START, TUI_ACT_QUIT, "quit", "quit"},
     {{KEY_F(2)}, "F2", START, TUI_ACT_PICK_POD, "pick a pod",
      "pick a failing pod from the cluster (not available yet)"},
-    {{CTRL('U')}, "Ctrl-U", START, TUI_ACT_CLEAR_INPUT, NULL, "clear the input line"},
+    {{CTRL('U')}, "Ctrl-U", START, TUI_ACT_CLEAR_INPUT, NULL, "clear the focused line"},
     {{EDIT_KEYS}, "Left/Right/Home/End/Bksp/Del", START | TUI_IN_PROMPT, TUI_ACT_EDIT, NULL,
      "edit the line (Ctrl-W deletes a word)"},
     {{CTRL('A'), CTRL('E'), CTRL('K')}, "Ctrl-A/E/K", START | TUI_IN_PROMPT, TUI_ACT_EDIT, NULL,

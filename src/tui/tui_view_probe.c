@@ -57,10 +57,13 @@ static void probe_draw(const struct tui *t, struct tui_frame *f)
   tui_put(t, y, 1, 10, TUI_ROLE_LABEL, "Image", 0);
   tui_put(t, y++, 11, w - 12, TUI_ROLE_NORMAL, t->image, TUI_PUT_ELLIPSIS);
   tui_put(t, y, 1, 10, TUI_ROLE_LABEL, "As", 0);
-  tui_putf(t, y++, 11, w - 12, TUI_ROLE_NORMAL, "credentials from %s, region %s%s%s",
+  struct tui_run_args a;
+  tui_settings_args(t, &a);
+  tui_putf(t, y++, 11, w - 12, TUI_ROLE_NORMAL, "%s%s%s, region %s, platform %s%s%s",
            t->cred_source[0] ? t->cred_source : "(none found)",
-           t->input_region[0] ? t->input_region : "-", t->opt->org_id ? ", org " : "",
-           t->opt->org_id ? t->opt->org_id : "");
+           a.role_arn ? ", then assume-role:" : "", a.role_arn ? a.role_arn : "",
+           t->input_region[0] ? t->input_region : "-", a.platform ? a.platform : "linux/amd64",
+           t->opt->org_id ? ", org " : "", t->opt->org_id ? t->opt->org_id : "");
   y++;
   const struct tui_progress *p = &t->progress;
   size_t done = 0;

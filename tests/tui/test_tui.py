@@ -100,14 +100,19 @@ class Pane:
         self.tmux("resize-window", "-t", "tui", "-x", str(width), "-y", str(height))
         self.size = (width, height)
 
-    def wait_for(self, what, timeout_s=KEY_WAIT_S):
-        """Polls the screen until what (a string, or a predicate on the screen) holds."""
+    def wait_for(self, what, timeout_s=KEY_WAIT_S, stable=True):
+        """Polls the screen until what (a string, or a predicate on the screen) holds on two
+        identical captures in a row: a capture taken while curses is still repainting can
+        hold half of the old screen. stable=False for a screen that keeps changing (the
+        probe's spinners): the first capture where what holds."""
         deadline = time.monotonic() + timeout_s
+        last = None
         while True:
             screen = self.screen()
             ok = what(screen) if callable(what) else what in screen
-            if ok:
+            if ok and (screen == last or not stable):
                 return screen
+            last = screen if ok else None
             m = EXITED.search(screen)
             if m or time.monotonic() > deadline:
                 self.test.fail("waited %ss for %r%s; the screen:\n%s" % (
@@ -305,6 +310,125 @@ class Tui(unittest.TestCase):
             self.assertEqual(p.wait_exit(), 0)
             self.assert_restored(p)
 
+    # -- the settings on the start screen: profile, role ARN, region, platform --
+
+    def test_role_arn_field_is_validated_as_typed(self):
+        with Simulator(SEED) as sim:
+            p = self.tui(sim, ["--tui"])
+            p.wait_for("Image reference")
+            p.type(SEED_IMAGE)
+            p.wait_for("repository audit/sa/cicd-runner")
+            p.keys("Tab", "Tab")  # the profile, then the role ARN
+            p.wait_for(lambda s: re.search(r"^ *▶ *role ARN", s, re.M))
+            p.type("arn:aws:iam::7220:role/eks-node-role")  # an account id is 12 digits
+            screen = p.wait_for(lambda s: re.search(
+                r"role ARN +arn:aws:iam::7220:role/eks-node-role +✗", s))
+            self.assertIn("not an IAM role ARN: arn:aws:iam::ACCOUNT:role/NAME", screen)
+            p.keys("Enter")  # refused: nothing is probed
+            p.wait_for("the role ARN: not an IAM role ARN")
+            self.assertIn("[Start]", p.screen())
+            self.assertEqual(sim.requests(wait_s=0.3), [])
+            p.keys("C-u")
+            p.type("arn:aws:iam::722000009750:role/eks-node-role")
+            screen = p.wait_for(lambda s: "then assume-role:arn:aws:iam::722000009750:role/"
+                                "eks-node-role" in flat(s))
+            self.assertIn("assumed with the credentials found", screen)
+            self.assertNotIn("not an IAM role ARN", screen)
+            p.shot("start-settings")
+            # the key binding table's help names the new keys
+            p.keys("F1")
+            screen = p.wait_for("Keys on the Start screen")
+            self.assertIn("Shift-Tab", screen)
+            p.keys("Escape")
+            p.wait_for(lambda s: "Keys on the" not in s)
+            p.keys("Escape")
+            self.assertEqual(p.wait_exit(), 0)
+            self.assert_restored(p)
+
+    def test_profile_field_probes_as_that_profile(self):
+        with Simulator(SEED) as sim:
+            # No keys in the environment: only the profile written here has any.
+            env = sim.env(None)
+            node = sim.identity(NODE_B)
+            path = env["AWS_SHARED_CREDENTIALS_FILE"]
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("[node-b]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                        "aws_session_token = %s\n" % (node.access_key_id,
+                                                      node.secret_access_key,
+                                                      node.session_token))
+            p = self.tui(sim, ["--tui"], identity=None, size=(160, 36))
+            screen = p.wait_for("no keys in the environment")
+            self.assertIn("profile 'default'", flat(screen))
+            p.type(SEED_IMAGE)
+            p.wait_for("repository audit/sa/cicd-runner")
+            p.keys("Down")  # past the (empty) history: on to the profile
+            p.wait_for(lambda s: re.search(r"^ *▶ *profile", s, re.M))
+            p.type("node-b")
+            screen = p.wait_for("profile:node-b (its role, web identity")
+            self.assertIn(path, flat(screen))  # where it will be looked up
+            p.keys("Enter")
+            screen = p.wait_for("NOT PULLABLE", WAIT_S)
+            self.assertIn("REPO_POLICY_NOT_GRANTING", screen)
+            self.assertIn(NODE_B_ARN[:40], screen)
+            self.assertIn("credentials from profile:node-b", flat(screen))
+            self.assertNotIn(node.secret_access_key, screen)
+            p.keys("q")
+            self.assertEqual(p.wait_exit(), 1)
+
+    def test_platform_field_finds_the_architecture_mismatch(self):
+        image = SEED_IMAGE.replace(":latest", ":v1.4.1")  # a linux/amd64-only image
+        with Simulator(SEED_FIXED) as sim:
+            p = self.tui(sim, ["--tui"])
+            p.wait_for("Image reference")
+            p.type(image)
+            p.wait_for("tag v1.4.1")
+            p.keys("BTab")  # backwards round to the last line: the platform
+            p.wait_for(lambda s: re.search(r"^ *▶ *platform", s, re.M))
+            p.type("linux")
+            p.wait_for("not OS/ARCH[/VARIANT], e.g. linux/arm64")
+            p.type("/arm64")
+            screen = p.wait_for("the node's platform: the image must have it")
+            self.assertRegex(screen, r"platform +linux/arm64 +✓")
+            p.keys("Enter")
+            screen = p.wait_for("ARCH_MISMATCH_AT_RUNTIME", WAIT_S)
+            self.assertIn("[Diagnosis]", screen)
+            p.keys("s")
+            p.wait_for("save the JSON report to")
+            p.keys("Enter")
+            p.wait_for("report saved")
+            with open(os.path.join(self.tmp, "ecrdiag-report.json"), encoding="utf-8") as f:
+                report = json.load(f)
+            # the pull itself succeeds; the container then fails to start
+            self.assertIs(report["verdict"]["pullable"], True)
+            self.assertEqual(report["findings"][0]["cause"], "ARCH_MISMATCH_AT_RUNTIME")
+            self.assertIn("linux/arm64", report["findings"][0]["summary"])
+            p.keys("q")
+            self.assertEqual(p.wait_exit(), 0)
+
+    def test_command_line_settings_fill_the_fields(self):
+        """--profile, --role-arn, --region and --platform arrive in the fields (main.c hands
+        them over in struct tui_options), and the TLS warning of --no-verify-ssl shows."""
+        with Simulator(SEED) as sim:
+            p = self.tui(sim, ["--tui", "--profile", "ops", "--role-arn",
+                               "arn:aws:iam::722000009750:role/eks-node-role", "--region",
+                               "eu-west-1", "--platform", "linux/arm64", "--no-verify-ssl"])
+            screen = p.wait_for("Image reference")
+            self.assertRegex(screen, r"profile +ops +✓")
+            self.assertRegex(screen, r"role ARN +arn:aws:iam::722000009750:role/eks-node-role")
+            self.assertRegex(screen, r"region +eu-west-1 +✓")
+            self.assertRegex(screen, r"platform +linux/arm64 +✓")
+            self.assertIn("certificates are not verified", screen)
+            self.assertIn("profile:ops", screen)
+            p.type(SEED_IMAGE)
+            p.wait_for("repository audit/sa/cicd-runner")
+            p.keys("Tab", "Tab", "Tab")
+            p.wait_for(lambda s: re.search(r"^ *▶ *region", s, re.M))
+            # the reference's region is the one ECR answers in, whatever --region says
+            p.wait_for("the probe uses ap-southeast-1, the reference's: ECR is regional")
+            p.keys("Escape")
+            self.assertEqual(p.wait_exit(), 0)
+
     # -- sizes --
 
     def test_resize_to_80x24_and_200x60(self):
@@ -348,13 +472,14 @@ class Tui(unittest.TestCase):
         slow = {"service": "ecr", "action": "BatchGetImage", "delay_ms": 2500}
         with Simulator(SEED, faults=[slow]) as sim:
             p = self.tui(sim, ["--tui", "--image", SEED_IMAGE])
-            screen = p.wait_for(lambda s: re.search(r"ecr\.BatchGetImage +running", s), WAIT_S)
+            screen = p.wait_for(lambda s: re.search(r"ecr\.BatchGetImage +running", s), WAIT_S,
+                                stable=False)
             self.assertIn("[Probe]", screen)
             self.assertRegex(screen, r"✓ +sts\.GetCallerIdentity +pass +\d+")
             self.assertRegex(screen, r"registry\.manifest +waiting")
             p.shot("probe")
             p.keys("?")  # keys work while the probe runs
-            p.wait_for("Keys on the Probe screen")
+            p.wait_for("Keys on the Probe screen", stable=False)
             p.keys("Escape")
             p.wait_for("NOT PULLABLE", WAIT_S)
             p.keys("q")
@@ -363,7 +488,8 @@ class Tui(unittest.TestCase):
     def test_cancel_during_a_slow_probe_restores_the_terminal(self):
         with Simulator(SEED, faults=[{"delay_ms": 3000}]) as sim:
             p = self.tui(sim, ["--tui", "--image", SEED_IMAGE])
-            p.wait_for(lambda s: re.search(r"sts\.GetCallerIdentity +running", s), WAIT_S)
+            p.wait_for(lambda s: re.search(r"sts\.GetCallerIdentity +running", s), WAIT_S,
+                       stable=False)
             started = time.monotonic()
             p.keys("q")
             code = p.wait_exit(timeout_s=30)
@@ -378,7 +504,8 @@ class Tui(unittest.TestCase):
     def test_ctrl_c_during_a_probe_exits_130_and_restores_the_terminal(self):
         with Simulator(SEED, faults=[{"delay_ms": 3000}]) as sim:
             p = self.tui(sim, ["--tui", "--image", SEED_IMAGE])
-            p.wait_for(lambda s: re.search(r"sts\.GetCallerIdentity +running", s), WAIT_S)
+            p.wait_for(lambda s: re.search(r"sts\.GetCallerIdentity +running", s), WAIT_S,
+                       stable=False)
             p.keys("C-c")
             self.assertEqual(p.wait_exit(timeout_s=30), 130)
             self.assert_restored(p)
@@ -426,8 +553,19 @@ class Tui(unittest.TestCase):
             p.wait_for("[Diagnosis]")
 
             # the checks pane: another check's evidence, then all of it in the details pager
-            p.keys("Right", "Down")
-            p.wait_for("Evidence: registry.ping")
+            # (down the checks pane to registry.ping, however many checks the plan has
+            # before it)
+            evidence = re.compile(r"Evidence: (\S+)")
+            p.keys("Right")
+            shown = evidence.search(p.wait_for("Evidence: ecr.BatchGetImage")).group(1)
+            for _ in range(16):  # DIAG_MAX_CHECKS: bounded
+                p.keys("Down")
+                screen = p.wait_for(lambda s, was=shown: evidence.search(s) and
+                                    evidence.search(s).group(1) != was)
+                shown = evidence.search(screen).group(1)
+                if shown == "registry.ping":
+                    break
+            self.assertEqual(shown, "registry.ping")
             p.keys("Enter")
             screen = p.wait_for("Check registry.ping:")
             self.assertIn("Finding 1 of", screen)

@@ -15,7 +15,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "../../src/cli/cmd_policy.c"
+#include "cmd_policy.h"
+#include "ecrdiag/buf.h"
 #include "../../src/policy/policy_int.h"
 #include "ecrdiag/policy.h"
 
