@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libecrdiag_core.a"
-)

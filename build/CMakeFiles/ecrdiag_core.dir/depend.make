@@ -1,2 +1,0 @@
-# Empty dependencies file for ecrdiag_core.
-# This may be replaced when dependencies are built.
