@@ -1165,11 +1165,12 @@ static void read_registry(struct probe *p, struct fetch *ping, struct fetch *man
                 d->ref.host, c ? c->error_message : "");
   }
   c = add_fetch_check(p, manifest);
-  if (!c || manifest->rc == ERR_OK ? c && c->status == CHECK_PASS : ping->rc != ERR_OK)
+  if (!c || c->status == CHECK_PASS)
     return;
   if (manifest->rc) {
-    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The registry %s stopped answering: %s.", d->ref.host, c->error_message);
+    if (ping->rc == ERR_OK) /* one unreachable registry is one finding */
+      add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
+                  "The registry %s stopped answering: %s.", d->ref.host, c->error_message);
   } else if (d->n_findings == 0) {
     /* The API allowed what the registry refused: nothing above explains it. */
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
@@ -1396,8 +1397,16 @@ static void build_fix(struct probe *p)
   if (policyfix_build(&req, &d->fix, &e) == ERR_OK) {
     d->has_fix = true;
   } else {
-    add_finding(d, CAUSE_UNKNOWN, json_pack("{s:s}", "error", e.msg),
-                "No fix could be written: %s.", e.msg);
+    /* Not a cause of the failed pull: said with the cause it would have fixed. */
+    struct diag_finding *f = &d->findings[0];
+    json_object_set_new(f->evidence, "fix_error", json_string(e.msg));
+    struct buf b;
+    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
+    if (buf_printf(&b, "%s No fix could be written: %s.", f->summary, e.msg) == ERR_OK) {
+      free(f->summary);
+      f->summary = buf_detach(&b);
+    }
+    buf_release(&b);
     return;
   }
   if (!d->caller.org_id && repo_side && grant_defaulted)
