@@ -1040,6 +1040,25 @@ static enum err_code sh_quote(struct buf *b, const char *s)
   return rc == ERR_OK ? buf_putc(b, '\'') : rc;
 }
 
+/* The part every fix script shares after its variables: no pager, a scratch directory removed
+ * on exit, and the JSON written to $work/FILE through a quoted heredoc (the shell expands
+ * nothing inside it), the terminator line included. */
+static enum err_code sh_json_to_work_file(struct buf *b, const char *file, const char *tag,
+                                          const char *json)
+{
+  return buf_printf(b,
+                    "\nexport AWS_PAGER=''\n"
+                    "\n"
+                    "work=$(mktemp -d)\n"
+                    "trap 'rm -rf \"$work\"' EXIT\n"
+                    "\n"
+                    "# A quoted heredoc: the shell expands nothing inside the JSON.\n"
+                    "cat >\"$work/%s\" <<'%s'\n"
+                    "%s\n"
+                    "%s\n",
+                    file, tag, json, tag);
+}
+
 /* Appends text with every line indented by indent spaces. */
 static enum err_code put_indented(struct buf *b, const char *text, int indent)
 {
@@ -1289,19 +1308,10 @@ static enum err_code script_build(const struct fixctx *c, const struct policy_fi
   if (rc == ERR_OK)
     rc = sh_quote(b, f->based_on_sha256 ? f->based_on_sha256 : "");
   if (rc == ERR_OK)
-    rc = buf_puts(b, "\nexport AWS_PAGER=''\n"
-                     "\n"
-                     "work=$(mktemp -d)\n"
-                     "trap 'rm -rf \"$work\"' EXIT\n"
-                     "\n"
-                     "# A quoted heredoc: the shell expands nothing inside the JSON.\n"
-                     "cat >\"$work/statement.json\" <<'ECRDIAG_STATEMENT'\n");
-  if (rc == ERR_OK)
-    rc = buf_puts(b, stmt_text);
+    rc = sh_json_to_work_file(b, "statement.json", "ECRDIAG_STATEMENT", stmt_text);
   if (rc == ERR_OK)
     rc = buf_puts(
         b,
-        "\nECRDIAG_STATEMENT\n"
         "\n"
         "# SetRepositoryPolicy replaces the whole document and has no compare-and-set, so read\n"
         "# the current one first, byte for byte: jq -j into a file, as $(...) would strip\n"
@@ -1517,19 +1527,10 @@ static enum err_code identity_script_build(const struct fixctx *c, const struct 
   if (rc == ERR_OK)
     rc = sh_quote(b, pname);
   if (rc == ERR_OK)
-    rc = buf_puts(b, "\nexport AWS_PAGER=''\n"
-                     "\n"
-                     "work=$(mktemp -d)\n"
-                     "trap 'rm -rf \"$work\"' EXIT\n"
-                     "\n"
-                     "# A quoted heredoc: the shell expands nothing inside the JSON.\n"
-                     "cat >\"$work/policy.json\" <<'ECRDIAG_POLICY'\n");
-  if (rc == ERR_OK)
-    rc = buf_puts(b, doc_text);
+    rc = sh_json_to_work_file(b, "policy.json", "ECRDIAG_POLICY", doc_text);
   if (rc == ERR_OK)
     rc = buf_puts(
-        b, "\nECRDIAG_POLICY\n"
-           "\n"
+        b, "\n"
            "# Creates the inline policy, or replaces ecrdiag's own of the same name: running\n"
            "# this twice changes nothing more.\n"
            "aws iam put-role-policy --role-name \"$ROLE_NAME\" --policy-name \"$POLICY_NAME\" \\\n"
