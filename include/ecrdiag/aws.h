@@ -125,6 +125,18 @@ enum err_code ecr_batch_get_image(struct aws_client *c, const char *region, cons
 enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region,
                                         const char *registry_id, const char *repository,
                                         char **policy_text, struct aws_call *call, struct err *e);
+/* GetRegistryPolicy of the signing account's own registry in region: *policy_text as above,
+ * or NULL with ERR_AWS and call->error_code "RegistryPolicyNotFoundException". */
+enum err_code ecr_get_registry_policy(struct aws_client *c, const char *region, char **policy_text,
+                                      struct aws_call *call, struct err *e);
+/* GetAccountSetting name ("REGISTRY_POLICY_SCOPE": "V1" or "V2"): *value (caller frees). */
+enum err_code ecr_get_account_setting(struct aws_client *c, const char *region, const char *name,
+                                      char **value, struct aws_call *call, struct err *e);
+/* DescribePullThroughCacheRules of registry_id (NULL: the caller's), one page of up to 1000;
+ * raw answer (pullThroughCacheRules[]) in *response. */
+enum err_code ecr_describe_pull_through_cache_rules(struct aws_client *c, const char *region,
+                                                    const char *registry_id, json_t **response,
+                                                    struct aws_call *call, struct err *e);
 /* DescribeImages for one image id; raw answer in *response. */
 enum err_code ecr_describe_images(struct aws_client *c, const char *region, const char *registry_id,
                                   const char *repository, const char *tag, const char *digest,

@@ -40,6 +40,10 @@ struct diag_finding {
   enum cause_id cause;
   char *summary;    /* one or two sentences for a person */
   json_t *evidence; /* an object: the checks and facts behind it */
+  /* ---- appended ---- */
+  /* Another explanation the same evidence allows, less likely than the finding ranked first:
+   * ranked after every finding that is not an alternative, whatever its precedence. */
+  bool alternative;
 };
 
 struct diag_caller {
@@ -50,7 +54,7 @@ struct diag_caller {
   bool is_pulling_principal;
 };
 
-#define DIAG_MAX_CHECKS 16
+#define DIAG_MAX_CHECKS 32
 #define DIAG_MAX_FINDINGS 16
 
 struct diagnosis {
@@ -113,6 +117,9 @@ struct diag_options {
   const struct creds_options *registry_creds;
   const char *ca_bundle; /* --ca-bundle; NULL: AWS_CA_BUNDLE, else the system's */
   bool insecure;         /* --no-verify-ssl (the front end warns) */
+  /* --on-node: this host is the node, so what it cannot reach the kubelet cannot either (also
+   * implied by IMDS credentials); network failures are then the pull's causes. */
+  bool on_node;
 };
 
 void diag_init(struct diagnosis *d);

@@ -5,9 +5,11 @@ hand out per-identity client environments, read the request log, stop it cleanly
     from harness import Simulator
     with Simulator("fixtures/scenarios/seed.json", faults=[...], log=True) as sim:
         subprocess.run([...], env=sim.env("eks-node-b"))
+    with Simulator("seed.json", tls=True) as sim:      # HTTPS under a test CA
+        subprocess.run([...], env=sim.tls_env("eks-node-b"))   # real AWS host names
 
-Standard library only; it knows the server's command line and the scenario format, and
-nothing of the services' internals.
+Standard library only (and the openssl binary for tls=True); it knows the server's command
+line and the scenario format, and nothing of the services' internals.
 """
 
 import json
@@ -26,6 +28,7 @@ SERVER = os.path.join(HERE, "server.py")
 
 sys.path.insert(0, HERE)
 import scenario as scenario_mod  # noqa: E402
+import testca  # noqa: E402
 
 
 class SimulatorError(RuntimeError):
@@ -35,10 +38,16 @@ class SimulatorError(RuntimeError):
 class Simulator:
     """A running simulator. scenario is a path (relative paths are tried against the
     current directory, then fixtures/scenarios) or a dict in the scenario format, whose
-    relative "extends" is resolved against fixtures/scenarios."""
+    relative "extends" is resolved against fixtures/scenarios.
+
+    tls=True serves HTTPS under a CA made for this run (ca_bundle), for clients that use real
+    AWS host names (tls_env). tls_regions adds regions to the certificate beyond the
+    scenario's; tls_omit_hosts leaves names out of it (a name mismatch for clients of those
+    hosts); tls_untrusted has another CA sign it (ca_bundle then does not verify it)."""
 
     def __init__(self, scenario, faults=None, log=True, port=0, start_timeout_s=15,
-                 extra_args=()):
+                 extra_args=(), tls=False, tls_regions=(), tls_omit_hosts=(),
+                 tls_untrusted=False):
         self._tmp = tempfile.mkdtemp(prefix="awssim-")
         self.scenario_path = self._scenario_file(scenario)
         self.faults = list(faults or [])
@@ -61,6 +70,14 @@ class Simulator:
         self._stderr = []
         self._home = os.path.join(self._tmp, "home")
         os.makedirs(self._home, exist_ok=True)
+        self.tls = bool(tls)
+        self.tls_regions = testca.scenario_regions(self.scenario, tls_regions)
+        # Every host a client may name; the certificate holds all but tls_omit_hosts.
+        self.tls_hosts = testca.scenario_hosts(self.scenario, tls_regions)
+        self._tls_omit_hosts = tuple(tls_omit_hosts)
+        self._tls_untrusted = bool(tls_untrusted)
+        self._tls_dir = os.path.join(self._tmp, "tls")
+        self.ca_bundle = None  # with tls: path of the CA certificate clients should trust
 
     def _scenario_file(self, scenario):
         if isinstance(scenario, dict):
@@ -84,11 +101,23 @@ class Simulator:
 
     # -- lifecycle --
 
+    def _make_pki(self):
+        try:
+            pki = testca.TestPki(self._tls_dir, self.tls_hosts, self._tls_omit_hosts,
+                                 self._tls_untrusted)
+        except testca.CaError as e:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise SimulatorError(str(e))
+        self.ca_bundle = pki.ca_cert
+        return ["--tls-cert", pki.cert, "--tls-key", pki.key]
+
     def start(self):
         cmd = [sys.executable, SERVER, "--scenario", self.scenario_path, "--port", str(self.port)]
         if self.log_path:
             cmd += ["--log", self.log_path]
         cmd += ["--secrets-log", self.secrets_log_path]
+        if self.tls:
+            cmd += self._make_pki()
         for f in self.faults:
             cmd += ["--fault", f if isinstance(f, str) else json.dumps(f)]
         cmd += self.extra_args
@@ -111,7 +140,7 @@ class Simulator:
             raise SimulatorError("simulator did not start (exit %s): %s%s" % (
                 self.proc.returncode, text, "".join(self._stderr)))
         self.port = int(text.split()[1])
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
         return self
 
     def _drain_stderr(self):
@@ -137,6 +166,11 @@ class Simulator:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream and not stream.closed:
                 stream.close()
+        # The keys go with the server; the CA certificate stays for tests that check after.
+        if os.path.isdir(self._tls_dir):
+            for name in os.listdir(self._tls_dir):
+                if name.endswith(".key"):
+                    os.remove(os.path.join(self._tls_dir, name))
         return self.proc.returncode
 
     def __enter__(self):
@@ -173,7 +207,50 @@ class Simulator:
                 out["AWS_SESSION_TOKEN"] = ident.session_token
         out["AWS_DEFAULT_REGION"] = reg
         out["AWS_REGION"] = reg
+        if self.tls:
+            out["AWS_CA_BUNDLE"] = self.ca_bundle
         return out
+
+    def tls_env(self, identity=None, region=None, registry=None, base=None):
+        """env() for a client that reaches the simulator by real AWS host names over HTTPS:
+        each service's AWS_ENDPOINT_URL_<SERVICE> is https://REAL-HOST:PORT, ECRDIAG_RESOLVE
+        maps every host of the certificate (tls_hosts) to 127.0.0.1 on that port, and
+        AWS_CA_BUNDLE trusts the run's CA. AWS_ENDPOINT_URL stays https://127.0.0.1:PORT, so a
+        service left out here still cannot reach the real AWS. registry (an account id, or
+        "ACCOUNT/REGION") picks ECRDIAG_REGISTRY_ENDPOINT, which a port other than 443 needs;
+        by default the scenario's first repository's registry in the region (else any)."""
+        if not self.tls or self.port in (None, 0) or self.url is None:
+            raise SimulatorError("tls_env() needs a started Simulator(..., tls=True)")
+        out = self.env(identity, region, base)
+        reg = out["AWS_REGION"]
+        if reg not in self.tls_regions:
+            raise SimulatorError("region %s is not in the certificate: pass tls_regions=[%r]"
+                                 % (reg, reg))
+        sfx = scenario_mod.dns_suffix(reg)
+        port = self.port
+        out["AWS_ENDPOINT_URL_STS"] = "https://sts.%s.%s:%d" % (reg, sfx, port)
+        out["AWS_ENDPOINT_URL_ECR"] = "https://api.ecr.%s.%s:%d" % (reg, sfx, port)
+        out["AWS_ENDPOINT_URL_ORGANIZATIONS"] = ("https://organizations.us-east-1.amazonaws.com:%d"
+                                                 % port)
+        out["AWS_ENDPOINT_URL_SSO"] = "https://portal.sso.%s.%s:%d" % (reg, sfx, port)
+        target = self._registry_of(registry, reg)
+        if target is not None:
+            out["ECRDIAG_REGISTRY_ENDPOINT"] = "https://%s:%d" % (self.registry_host(*target), port)
+        else:
+            out.pop("ECRDIAG_REGISTRY_ENDPOINT", None)
+        out["ECRDIAG_RESOLVE"] = ",".join("%s:%d:127.0.0.1" % (h, port) for h in self.tls_hosts)
+        return out
+
+    def _registry_of(self, registry, region):
+        """(account, region) for tls_env's registry argument, or None without repositories."""
+        if registry:
+            acct, _, reg = str(registry).partition("/")
+            return acct, reg or region
+        repos = list(self.scenario.repositories)
+        for acct, reg, _ in repos:
+            if reg == region:
+                return acct, reg
+        return (repos[0][0], repos[0][1]) if repos else None
 
     def known_secrets(self):
         """Every secret value a client of this simulator could have seen: the scenario's keys
@@ -237,9 +314,15 @@ def api_parsed(sim, identity, service, operation, params=None, **kw):
 
 
 def http(sim, method, path, headers=None, body=None, timeout_s=10):
-    """A plain HTTP request to the simulator: (status, lower-cased header dict, body)."""
+    """A request to the simulator at 127.0.0.1 (HTTPS trusting its CA when it runs with tls):
+    (status, lower-cased header dict, body)."""
     import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=timeout_s)
+    if sim.tls:
+        import ssl
+        ctx = ssl.create_default_context(cafile=sim.ca_bundle)
+        conn = http.client.HTTPSConnection("127.0.0.1", sim.port, timeout=timeout_s, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=timeout_s)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -274,6 +357,7 @@ def boto3_client(sim, service, identity, region=None, **config):
                         aws_access_key_id=ident.access_key_id,
                         aws_secret_access_key=ident.secret_access_key,
                         aws_session_token=ident.session_token,
+                        verify=sim.ca_bundle if sim.tls else None,
                         config=botocore.config.Config(**config) if config else None)
 
 

@@ -2,9 +2,10 @@
 """awssim: a local AWS simulator for ecrdiag's tests. One loopback HTTP port serves STS,
 ECR, Organizations, the ECR registry (/v2/, chosen by Host header) and the S3 layer bucket,
 with SigV4 verification, IAM policy evaluation, fault injection and a JSON-lines log.
+With --tls-cert/--tls-key the port speaks HTTPS instead (testca.py makes the certificates).
 
   python3 scripts/awssim/server.py --scenario fixtures/scenarios/seed.json \
-      [--port 0] [--log FILE] [--fault JSON]...
+      [--port 0] [--log FILE] [--fault JSON]... [--tls-cert FILE --tls-key FILE]
 
 prints "READY <port>" once listening and stops cleanly on SIGTERM or SIGINT. Python 3
 standard library only; the scenario format is in scripts/awssim/README.md.
@@ -15,9 +16,11 @@ import base64
 import email.utils
 import json
 import os
+import re
 import select
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -63,6 +66,66 @@ AUTH_ERRORS = {
 }
 
 SERVICE_SCOPE = {"ecr": "ecr", "organizations": "organizations", "sts": "sts"}
+
+# The layer bucket addressed virtual-hosted style, as ECR's pre-signed URLs name it
+# (prod-REGION-starport-layer-bucket.s3.REGION.amazonaws.com: see testca.layer_host), with or
+# without the port; the path is then the object key.
+LAYER_HOST_RX = re.compile(r"^(?P<bucket>prod-(?P<region>[a-z0-9-]+)-starport-layer-bucket)"
+                           r"\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?(?::\d+)?$", re.I)
+_PATH_STYLE_LAYER_RX = re.compile(r"^/(?P<bucket>prod-(?P<region>[a-z0-9-]+)-starport-layer-bucket)"
+                                  r"(?P<key>/.*)$")
+
+
+def layer_bucket(host):
+    """The layer bucket a virtual-hosted Host header names, or None."""
+    m = LAYER_HOST_RX.match((host or "").strip())
+    return m.group("bucket").lower() if m else None
+
+
+def virtual_hosted_layer_urls(layer_url, port):
+    """layer_url (awsapi's: path-style on state.base_url) turned into the virtual-hosted
+    https://BUCKET.s3.REGION.amazonaws.com:PORT/KEY?... that ECR hands out, for HTTPS mode,
+    where clients reach real host names. The query, signature included, is unchanged: the
+    signature covers the path-style path, which _dispatch rebuilds from the Host."""
+    def wrapped(state, repo, digest):
+        url = urllib.parse.urlsplit(layer_url(state, repo, digest))
+        m = _PATH_STYLE_LAYER_RX.match(url.path)
+        if not m:
+            return urllib.parse.urlunsplit(url)
+        region = m.group("region")
+        host = "%s.s3.%s.%s:%d" % (m.group("bucket"), region, scenario_mod.dns_suffix(region), port)
+        return urllib.parse.urlunsplit(("https", host, m.group("key"), url.query, ""))
+    return wrapped
+
+
+def tls_context(cert_file, key_file):
+    """The server side of HTTPS: TLS 1.2 and later, HTTP/1.1 over ALPN. The SNI a client sent
+    is kept on its socket (awssim_sni) for the log."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    ctx.set_alpn_protocols(["http/1.1"])
+
+    def on_sni(sock, server_name, _ctx):
+        sock.awssim_sni = server_name
+        return None
+
+    ctx.sni_callback = on_sni
+    return ctx
+
+
+def _close_tls(conn):
+    """Send close_notify without waiting for the client's (it may be gone), then close."""
+    try:
+        conn.settimeout(0.0)
+        conn.unwrap()
+    except (OSError, ValueError):
+        pass
+    try:
+        conn.shutdown(socket.SHUT_WR)
+    except (OSError, ValueError):
+        pass
+    conn.close()
 
 
 class RequestTooLarge(Exception):
@@ -141,8 +204,11 @@ def fault_error(service, fault):
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs when a client opens dozens of connections
+    # at once (ecrdiag asks every region in parallel), and each drop costs a 1 s retransmit.
+    request_queue_size = 128
 
-    def __init__(self, addr, state, faults, log_path):
+    def __init__(self, addr, state, faults, log_path, tls=None):
         super().__init__(addr, Handler)
         self.state = state
         self.faults = faults
@@ -150,6 +216,27 @@ class SimServer(ThreadingHTTPServer):
         self.log_lock = threading.Lock()
         self.stopping = threading.Event()
         self.imds = metadata.Imds()
+        self.tls = tls  # an ssl.SSLContext for HTTPS, else None
+
+    def finish_request(self, request, client_address):
+        """With TLS, the handshake runs here, in the connection's own thread, so a client that
+        stalls it holds up no one else; a failed handshake is logged as service "tls"."""
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        t_start = time.time()
+        request.settimeout(SOCKET_TIMEOUT_S)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            self.log_record({"t_start": t_start, "t_end": time.time(), "service": "tls",
+                             "action": "handshake", "method": None, "host": None, "path": None,
+                             "status": None, "principal": None, "request_id": None,
+                             "error_code": getattr(e, "reason", None) or type(e).__name__})
+            return None
+        try:
+            return super().finish_request(conn, client_address)
+        finally:
+            _close_tls(conn)
 
     def log_record(self, rec):
         if not self.log_path:
@@ -245,14 +332,24 @@ class Handler(BaseHTTPRequestHandler):
         """Answer nothing until the client closes the connection (or the server stops)."""
         deadline = time.time() + MAX_HANG_S
         sock = self.connection
+        tls = isinstance(sock, ssl.SSLSocket)
+        if tls:
+            sock.settimeout(0.2)
         while not self.server.stopping.is_set() and time.time() < deadline:
             try:
+                if tls:
+                    # TLS sockets cannot peek; reading is harmless, the connection closes after.
+                    if sock.recv(4096) == b"":
+                        break
+                    continue
                 readable, _, _ = select.select([sock], [], [], 0.2)
                 if readable:
                     if sock.recv(1, socket.MSG_PEEK) == b"":
                         break
                     # More bytes from the client are left unread; do not spin on them.
                     self.server.stopping.wait(0.2)
+            except socket.timeout:
+                continue
             except (OSError, ValueError):
                 break
         self.close_connection = True
@@ -265,6 +362,8 @@ class Handler(BaseHTTPRequestHandler):
         rec = {"t_start": t_start, "method": self.command, "host": self.headers.get("Host"),
                "path": path, "service": None, "action": None, "principal": None,
                "status": None, "error_code": None}
+        if isinstance(self.connection, ssl.SSLSocket):
+            rec["sni"] = getattr(self.connection, "awssim_sni", None)
         request_id = awsapi.new_request_id()
         resp = None
         try:
@@ -280,8 +379,15 @@ class Handler(BaseHTTPRequestHandler):
                 rec["t_end"] = time.time()
                 self.server.log_record(rec)
                 return
-            container = metadata.container_spec(self.server.state, path)
-            if container is not None:
+            bucket = layer_bucket(self.headers.get("Host"))
+            container = metadata.container_spec(self.server.state, path) if bucket is None else None
+            if bucket is not None:
+                # Virtual-hosted layer URL: rebuilt path-style, which the signature covers. A
+                # path that already names the bucket is taken as path-style (lenient, unlike S3).
+                if not path.startswith("/%s/" % bucket):
+                    path = "/" + bucket + path
+                resp = self._layer(path, query, body, rec)
+            elif container is not None:
                 resp = self._metadata("container", "GetCredentials", path, rec,
                                       lambda: metadata.handle_container(
                                           self.server.state, container, self.command, self.headers))
@@ -553,6 +659,9 @@ def parse_args(argv):
                          "session keys, IMDS tokens) as JSON lines, for leak tests")
     ap.add_argument("--fault", action="append", default=[], metavar="JSON",
                     help="fault to inject, appended to the scenario's faults (repeatable)")
+    ap.add_argument("--tls-cert", metavar="FILE",
+                    help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    ap.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     return ap.parse_args(argv)
 
 
@@ -575,15 +684,28 @@ def main(argv=None):
     except ValueError as e:
         print("awssim: %s" % e, file=sys.stderr)
         return 2
+    tls = None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("awssim: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    if args.tls_cert:
+        try:
+            tls = tls_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            print("awssim: cannot load --tls-cert/--tls-key: %s" % e, file=sys.stderr)
+            return 2
     state = simstate.SimState(scen)
     state.secrets_log = args.secrets_log
     try:
-        server = SimServer((args.host, args.port), state, faults, args.log)
+        server = SimServer((args.host, args.port), state, faults, args.log, tls)
     except OSError as e:
         print("awssim: cannot listen on %s:%d: %s" % (args.host, args.port, e), file=sys.stderr)
         return 2
     port = server.server_address[1]
-    state.base_url = "http://%s:%d" % (args.host, port)
+    state.base_url = "%s://%s:%d" % ("https" if tls else "http", args.host, port)
+    if tls:
+        # Layer URLs (GetDownloadUrlForLayer, the registry's 307) name the bucket's own host.
+        awsapi.layer_url = virtual_hosted_layer_urls(awsapi.layer_url, port)
 
     stop = threading.Event()
 

@@ -1248,34 +1248,85 @@ enum err_code ecr_describe_tagged_images(struct aws_client *c, const char *regio
   return rc;
 }
 
+/* A call whose answer is one string field (policyText, setting value): *out is a copy. */
+static enum err_code string_field_call(struct aws_client *c, const char *region, const char *op,
+                                       json_t *req, const char *field, char **out,
+                                       struct aws_call *call, struct err *e)
+{
+  *out = NULL;
+  json_t *resp = NULL;
+  char target[128];
+  snprintf(target, sizeof target, "%s%s", ECR_TARGET_PREFIX, op);
+  enum err_code rc = json_call(c, SVC_ECR, region, target, req, &resp, false, call, e);
+  if (rc)
+    return rc;
+  const char *text = json_string_value(json_object_get(resp, field));
+  if (!text) {
+    char what[64];
+    snprintf(what, sizeof what, "no %s", field);
+    rc = malformed(call, e, what);
+    call->error_message = str_dup(e ? e->msg : "malformed answer");
+  } else if (!(*out = str_dup(text))) {
+    rc = err_set(e, ERR_NOMEM, "out of memory");
+  }
+  json_decref(resp);
+  return rc;
+}
+
 enum err_code ecr_get_repository_policy(struct aws_client *c, const char *region,
                                         const char *registry_id, const char *repository,
                                         char **policy_text, struct aws_call *call, struct err *e)
 {
   *policy_text = NULL;
-  if (!repository) {
+  json_t *req = repository ? repo_request(registry_id, repository) : NULL;
+  if (!req) {
     aws_call_release(call);
     return err_set(e, ERR_INVALID, "GetRepositoryPolicy needs a repository");
   }
-  json_t *req = repo_request(registry_id, repository);
-  if (!req) {
-    aws_call_release(call);
-    return err_set(e, ERR_INVALID, "cannot build the GetRepositoryPolicy request");
-  }
-  json_t *resp = NULL;
-  enum err_code rc = json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "GetRepositoryPolicy", req,
-                               &resp, false, call, e);
+  enum err_code rc =
+      string_field_call(c, region, "GetRepositoryPolicy", req, "policyText", policy_text, call, e);
   json_decref(req);
-  if (rc)
-    return rc;
-  const char *text = json_string_value(json_object_get(resp, "policyText"));
-  if (!text) {
-    rc = malformed(call, e, "no policyText");
-    call->error_message = str_dup(e ? e->msg : "malformed answer");
-  } else if (!(*policy_text = str_dup(text))) {
-    rc = err_set(e, ERR_NOMEM, "out of memory");
+  return rc;
+}
+
+enum err_code ecr_get_registry_policy(struct aws_client *c, const char *region, char **policy_text,
+                                      struct aws_call *call, struct err *e)
+{
+  return string_field_call(c, region, "GetRegistryPolicy", NULL, "policyText", policy_text, call,
+                           e);
+}
+
+enum err_code ecr_get_account_setting(struct aws_client *c, const char *region, const char *name,
+                                      char **value, struct aws_call *call, struct err *e)
+{
+  json_t *req = json_pack("{s:s}", "name", name ? name : "");
+  if (!req || !name) {
+    json_decref(req);
+    *value = NULL;
+    aws_call_release(call);
+    return err_set(e, ERR_INVALID, "GetAccountSetting needs a setting name");
   }
-  json_decref(resp);
+  enum err_code rc =
+      string_field_call(c, region, "GetAccountSetting", req, "value", value, call, e);
+  json_decref(req);
+  return rc;
+}
+
+enum err_code ecr_describe_pull_through_cache_rules(struct aws_client *c, const char *region,
+                                                    const char *registry_id, json_t **response,
+                                                    struct aws_call *call, struct err *e)
+{
+  *response = NULL;
+  json_t *req = json_pack("{s:i}", "maxResults", 1000);
+  if (!req || (registry_id && json_object_set_new(req, "registryId", json_string(registry_id)))) {
+    json_decref(req);
+    aws_call_release(call);
+    return err_set(e, ERR_INVALID, "cannot build the DescribePullThroughCacheRules request");
+  }
+  enum err_code rc =
+      json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "DescribePullThroughCacheRules", req,
+                response, false, call, e);
+  json_decref(req);
   return rc;
 }
 

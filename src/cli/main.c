@@ -40,6 +40,7 @@ struct cli {
   const char *registry_external_id;
   const char *ca_bundle;
   bool no_verify_ssl;
+  bool on_node;
   bool no_color;
   bool tui;
   bool help;
@@ -83,6 +84,9 @@ static const struct opt options[] = {
      "trust these CA certificates (default: AWS_CA_BUNDLE, else the system's)"},
     {"--no-verify-ssl", OPT_FLAG, NULL, OPT_AT(no_verify_ssl),
      "do not verify TLS certificates (insecure; prints a warning)"},
+    {"--on-node", OPT_FLAG, NULL, OPT_AT(on_node),
+     "this host is the node: what it cannot reach is the pull's cause (implied by IMDS "
+     "credentials)"},
     {"--no-color", OPT_FLAG, NULL, OPT_AT(no_color), "no colours (also: NO_COLOR set)"},
     {"--tui", OPT_FLAG, NULL, OPT_AT(tui),
      "the interactive screens (the default with no arguments on a terminal)"},
@@ -225,32 +229,6 @@ int main(int argc, char **argv)
                     "--registry-role-arn\n");
     return EXIT_USAGE;
   }
-  if (tui && tty) {
-    struct tui_options to = {
-        .image = cli.image,
-        .org_id = cli.org_id,
-        .timeout_ms = timeout_ms,
-        .registry_endpoint = getenv("ECRDIAG_REGISTRY_ENDPOINT"),
-        .no_color = cli.no_color,
-        .profile = cli.profile,
-        .role_arn = cli.role_arn,
-        .external_id = cli.external_id,
-        .region = cli.region,
-        .registry_profile = cli.registry_profile,
-        .registry_role_arn = cli.registry_role_arn,
-        .registry_external_id = cli.registry_external_id,
-        .platform = cli.platform,
-        .ca_bundle = cli.ca_bundle,
-        .insecure = cli.no_verify_ssl,
-        .grant = cli.grant,
-        .ou_path = cli.ou_path,
-        .node_role_arn = cli.node_role_arn,
-        .fix_managed = cli.managed_policy,
-    };
-    return tui_main(&to);
-  }
-  if (cli.no_verify_ssl)
-    fprintf(stderr, "ecrdiag: warning: --no-verify-ssl: TLS certificates are not verified\n");
   struct creds_options co = {
       .profile = cli.profile,
       .role_arn = cli.role_arn,
@@ -279,7 +257,14 @@ int main(int argc, char **argv)
       .ou_path = cli.ou_path,
       .node_role_arn = cli.node_role_arn,
       .fix_managed = cli.managed_policy,
+      .on_node = cli.on_node,
   };
+  if (tui && tty) {
+    struct tui_options to = {.no_color = cli.no_color, .diag = o};
+    return tui_main(&to);
+  }
+  if (cli.no_verify_ssl)
+    fprintf(stderr, "ecrdiag: warning: --no-verify-ssl: TLS certificates are not verified\n");
   struct diagnosis d;
   diag_init(&d);
   struct err e = {0};

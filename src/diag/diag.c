@@ -15,6 +15,7 @@
 #include "ecrdiag/creds.h"
 #include "ecrdiag/http.h"
 #include "ecrdiag/policy.h"
+#include "ecrdiag/regions.h"
 #include "ecrdiag/registry.h"
 
 #define DIAG_SUMMARY_MAX_BYTES 4096
@@ -32,16 +33,22 @@ struct probe {
   struct aws_client aws;            /* a template: each fetch sets its own http */
   struct ecr_auth auth;
   bool have_token;
-  char *image_digest;       /* from BatchGetImage, used for the registry request */
-  char *platform_digest;    /* the index entry for the node's platform, when an index */
-  char *config_digest;      /* of the image manifest that would be pulled */
-  char *layer_digest;       /* its first layer */
-  bool single_platform;     /* the reference names one image manifest, not an index */
-  char *policy_text;        /* the repository policy, when the caller could read it */
-  bool policy_known;        /* policy_text is the truth (NULL: none exists) */
-  bool repo_missing;        /* the registry account's view says the repository does not exist */
-  long long deadline_ms;    /* CLOCK_MONOTONIC: the whole check ends here */
-  struct http_share *share; /* one connection cache for every fetch's client */
+  char *image_digest;    /* from BatchGetImage, used for the registry request */
+  char *platform_digest; /* the index entry for the node's platform, when an index */
+  char *config_digest;   /* of the image manifest that would be pulled */
+  char *layer_digest;    /* its first layer */
+  bool single_platform;  /* the reference names one image manifest, not an index */
+  char *policy_text;     /* the repository policy, when the caller could read it */
+  bool policy_known;     /* policy_text is the truth (NULL: none exists) */
+  bool repo_missing;     /* the registry account's view says the repository does not exist */
+  bool on_node;          /* measured from the node: IMDS credentials, or --on-node */
+  /* The registry account's view (--registry-profile / --registry-role-arn): */
+  char *registry_policy;      /* the private registry policy, when read */
+  bool registry_policy_known; /* registry_policy is the truth (NULL: none exists) */
+  bool registry_scope_v1;     /* REGISTRY_POLICY_SCOPE is V1: the policy does not govern pulls */
+  json_t *ptc_rules;          /* DescribePullThroughCacheRules' pullThroughCacheRules, or NULL */
+  long long deadline_ms;      /* CLOCK_MONOTONIC: the whole check ends here */
+  struct http_share *share;   /* one connection cache for every fetch's client */
 };
 
 /* In enum fetch_kind order: fs[k].id is diag_plan[k]. */
@@ -50,8 +57,12 @@ const char *const diag_plan[] = {
     "organizations.DescribeOrganization",
     "ecr.GetAuthorizationToken",
     "ecr.GetRepositoryPolicy",
+    "ecr.GetRegistryPolicy",
+    "ecr.GetAccountSetting",
+    "ecr.DescribePullThroughCacheRules",
     "ecr.BatchGetImage",
     "ecr.DescribeImages",
+    "ecr.DescribeImages.other_regions",
     "registry.ping",
     "registry.manifest",
     "registry.platform_manifest",
@@ -109,8 +120,19 @@ void diag_release(struct diagnosis *d)
 /* Checks that gather context: being refused them says nothing about the pull. */
 static bool check_needed_for_pull(const char *id)
 {
-  return strcmp(id, "organizations.DescribeOrganization") != 0 &&
-         strcmp(id, "ecr.GetRepositoryPolicy") != 0 && strcmp(id, "ecr.DescribeImages") != 0;
+  static const char *const context[] = {
+      "organizations.DescribeOrganization",
+      "ecr.GetRepositoryPolicy",
+      "ecr.GetRegistryPolicy",
+      "ecr.GetAccountSetting",
+      "ecr.DescribePullThroughCacheRules",
+      "ecr.DescribeImages",
+      "ecr.DescribeImages.other_regions",
+  };
+  for (size_t i = 0; i < sizeof context / sizeof context[0]; i++)
+    if (strcmp(id, context[i]) == 0)
+      return false;
+  return true;
 }
 
 static struct diag_check *add_check(struct diagnosis *d, const char *id)
@@ -133,13 +155,14 @@ static void emit(const struct probe *p, enum diag_event_kind kind, const char *i
   p->o->on_event(p->o->event_ctx, &ev);
 }
 
-/* Adds a finding; takes ownership of evidence (NULL: an empty object). */
-__attribute__((format(printf, 4, 5))) static void
+/* Adds a finding; takes ownership of evidence (NULL: an empty object). Returns it, or NULL
+ * when the list is full. */
+__attribute__((format(printf, 4, 5))) static struct diag_finding *
 add_finding(struct diagnosis *d, enum cause_id cause, json_t *evidence, const char *fmt, ...)
 {
   if (d->n_findings == DIAG_MAX_FINDINGS) {
     json_decref(evidence);
-    return;
+    return NULL;
   }
   struct buf s;
   buf_init(&s, DIAG_SUMMARY_MAX_BYTES);
@@ -151,6 +174,21 @@ add_finding(struct diagnosis *d, enum cause_id cause, json_t *evidence, const ch
   f->cause = cause;
   f->summary = buf_detach(&s);
   f->evidence = evidence ? evidence : json_object();
+  return f;
+}
+
+static bool has_finding(const struct diagnosis *d, enum cause_id cause)
+{
+  for (size_t i = 0; i < d->n_findings; i++)
+    if (d->findings[i].cause == cause)
+      return true;
+  return false;
+}
+
+static void mark_alternative(struct diag_finding *f)
+{
+  if (f)
+    f->alternative = true;
 }
 
 /* The evidence of one check: what was called and what came back. */
@@ -250,11 +288,90 @@ static const char *prober_advice(enum cause_id cause)
   }
 }
 
+/* The host of a URL ("https://HOST:PORT/path?query" -> HOST), for naming it: never the whole
+ * URL, which for a layer download carries a signature and a session token. */
+static char *url_host(const char *url)
+{
+  const char *h = url ? strstr(url, "://") : NULL;
+  if (!h)
+    return str_dup(url ? url : "?");
+  h += 3;
+  size_t n = strcspn(h, ":/?#");
+  struct buf b;
+  buf_init(&b, 256);
+  buf_append(&b, h, n);
+  return buf_detach(&b);
+}
+
+/* A request that met no answer. Where it was measured decides whose problem it is: from the
+ * node (IMDS credentials, or --on-node) the kubelet meets the same wall, so it is the pull's
+ * cause; from anywhere else it is a fact about this host, and says nothing of the pod's pull. */
+static void add_network_finding(struct probe *p, const struct diag_check *c,
+                                enum err_code transport, const char *what)
+{
+  static const struct {
+    enum err_code code;
+    const char *kind;
+    enum cause_id on_node;
+    const char *advice;
+  } kinds[] = {
+      {ERR_DNS, "dns", CAUSE_NETWORK_DNS_FAILURE,
+       "check the VPC's DNS (enableDnsSupport and enableDnsHostnames), the private DNS of the "
+       "ECR interface endpoints (com.amazonaws.REGION.ecr.api and .ecr.dkr) and any custom "
+       "resolver of the node"},
+      {ERR_TLS, "tls", CAUSE_TLS_FAILURE,
+       "a TLS-intercepting proxy or firewall is the usual reason: add its CA to the node's trust "
+       "store (and containerd's), or exempt *.amazonaws.com from interception"},
+      {ERR_TIMEOUT, "timeout", CAUSE_NETWORK_UNREACHABLE,
+       "check the route (a NAT gateway, or the ECR interface endpoints and the S3 gateway "
+       "endpoint for layers), the security groups and network ACLs, and HTTPS_PROXY / NO_PROXY "
+       "in containerd's environment"},
+  };
+  const char *kind = "connect", *advice = kinds[2].advice;
+  enum cause_id cause = CAUSE_NETWORK_UNREACHABLE;
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    if (kinds[i].code == transport) {
+      kind = kinds[i].kind;
+      cause = kinds[i].on_node;
+      advice = kinds[i].advice;
+    }
+  }
+  char *host = url_host(c ? c->endpoint : NULL);
+  enum cause_id shown = p->on_node ? cause : CAUSE_PROBE_UNREACHABLE;
+  for (size_t i = 0; i < p->d->n_findings; i++) {
+    const struct diag_finding *f = &p->d->findings[i];
+    const char *h = json_string_value(json_object_get(f->evidence, "host"));
+    if (f->cause == shown && h && strcmp(h, host) == 0) {
+      free(host); /* one wall, one finding: the first request that met it */
+      return;
+    }
+  }
+  json_t *ev = check_evidence(c);
+  json_object_set_new(ev, "host", json_string(host));
+  json_object_set_new(ev, "network_failure", json_string(kind));
+  json_object_set_new(ev, "measured_from", json_string(p->on_node ? "node" : "this host"));
+  const char *detail = c && c->error_message ? c->error_message : "no answer";
+  if (p->on_node)
+    add_finding(p->d, cause, ev, "%s (%s) fails from the node: %s. The kubelet meets the same: %s.",
+                what, host, detail, advice);
+  else
+    add_finding(p->d, CAUSE_PROBE_UNREACHABLE, ev,
+                "%s (%s) fails from this host: %s. This host is not the node, so this says "
+                "nothing about the pod's pull: run ecrdiag on the node (with --on-node when it "
+                "does not use the node's instance role) to see whether the node can reach it.",
+                what, host, detail);
+  free(host);
+}
+
 /* Records that the prober could not complete a call: a tool finding. */
 static void add_prober_finding(struct probe *p, enum cause_id cause, const struct diag_check *c,
                                const struct aws_call *call)
 {
   json_t *ev = check_evidence(c);
+  if (cause == CAUSE_PROBE_UNREACHABLE && call) {
+    add_network_finding(p, c, call->transport, "AWS's endpoint");
+    return;
+  }
   bool skew = cause == CAUSE_CLOCK_SKEW && call && call->clock_skew_known;
   if (skew) {
     /* AWS refuses signatures more than 15 minutes from its clock (SigV4). */
@@ -330,8 +447,12 @@ enum fetch_kind {
   FETCH_ORGANIZATION,
   FETCH_AUTH_TOKEN,
   FETCH_POLICY,
+  FETCH_REGISTRY_POLICY, /* the registry account's view only, as the three below */
+  FETCH_REGISTRY_SCOPE,
+  FETCH_PTC_RULES,
   FETCH_IMAGE,
-  FETCH_TAGS, /* the tags that do exist, when the one asked for does not */
+  FETCH_TAGS,          /* the tags that do exist, when the one asked for does not */
+  FETCH_OTHER_REGIONS, /* the same image in the account's other regions, when not found */
   FETCH_REGISTRY_PING,
   FETCH_REGISTRY_MANIFEST,
   FETCH_PLATFORM_MANIFEST, /* the index entry for the node's platform */
@@ -388,6 +509,9 @@ static enum check_status fetch_status(const struct fetch *f)
   /* No policy at all is an answer, and the one the diagnosis wanted. */
   if (f->kind == FETCH_POLICY && code_is(&f->call, "RepositoryPolicyNotFoundException", NULL))
     return CHECK_PASS;
+  if (f->kind == FETCH_REGISTRY_POLICY &&
+      code_is(&f->call, "RegistryPolicyNotFoundException", NULL))
+    return CHECK_PASS;
   return CHECK_FAIL;
 }
 
@@ -435,6 +559,84 @@ static struct diag_check *add_fetch_check(struct probe *p, const struct fetch *f
   return c;
 }
 
+/* ---- the image in the account's other regions ---- */
+
+struct region_probe {
+  const struct fetch *f;
+  struct aws_client aws;
+  const char *region;
+  pthread_t thread;
+  bool started;
+  enum err_code rc;
+  struct aws_call call;
+  json_t *resp;
+};
+
+static void *region_probe_run(void *arg)
+{
+  struct region_probe *rp = arg;
+  const struct image_ref *r = &rp->f->p->d->ref;
+  struct err e = {0};
+  rp->aws.http = http_client_new(&rp->f->p->http_options, &e);
+  if (!rp->aws.http) {
+    rp->rc = ERR_NOMEM;
+    return NULL;
+  }
+  rp->rc = ecr_describe_images(&rp->aws, rp->region, r->registry_id, r->repository,
+                               r->digest ? NULL : r->tag, r->digest, &rp->resp, &rp->call, &e);
+  http_client_free(rp->aws.http);
+  return NULL;
+}
+
+/* DescribeImages for the same repository and tag in every other region of the partition, at
+ * once, as the view that found it missing (the registry account's or the same account's).
+ * f->resp gets {"image_in": [...], "repository_in": [...], "unanswered": [...]}: regions where
+ * the image exists, where only the repository does, and where no answer could be had (a
+ * region not enabled for the account answers as if the keys were unknown). */
+static void other_regions_run(struct fetch *f, const struct aws_client *aws)
+{
+  const struct image_ref *r = &f->p->d->ref;
+  size_t n = 0;
+  const char *const *regions = regions_of_partition(r->partition, &n);
+  struct region_probe *rps = calloc(n ? n : 1, sizeof *rps);
+  if (!rps) {
+    f->rc = err_set(&f->e, ERR_NOMEM, "out of memory");
+    return;
+  }
+  long long t0 = aws_monotonic_ms();
+  for (size_t i = 0; i < n; i++) {
+    rps[i] = (struct region_probe){.f = f, .aws = *aws, .region = regions[i]};
+    aws_call_init(&rps[i].call);
+    if (strcmp(regions[i], r->region) == 0)
+      continue;
+    rps[i].started = pthread_create(&rps[i].thread, NULL, region_probe_run, &rps[i]) == 0;
+    if (!rps[i].started)
+      region_probe_run(&rps[i]);
+  }
+  json_t *image_in = json_array(), *repo_in = json_array(), *unanswered = json_array();
+  for (size_t i = 0; i < n; i++) {
+    struct region_probe *rp = &rps[i];
+    if (rp->started)
+      pthread_join(rp->thread, NULL);
+    if (strcmp(regions[i], r->region) == 0)
+      continue;
+    f->call.attempts += rp->call.attempts;
+    if (rp->rc == ERR_OK && json_array_size(json_object_get(rp->resp, "imageDetails")))
+      json_array_append_new(image_in, json_string(rp->region));
+    else if (rp->rc == ERR_AWS && code_is(&rp->call, "ImageNotFoundException", NULL))
+      json_array_append_new(repo_in, json_string(rp->region));
+    else if (rp->rc != ERR_AWS || !code_is(&rp->call, "RepositoryNotFoundException", NULL))
+      json_array_append_new(unanswered, json_string(rp->region));
+    aws_call_release(&rp->call);
+    json_decref(rp->resp);
+  }
+  free(rps);
+  f->call.duration_ms = (long)(aws_monotonic_ms() - t0);
+  f->resp = json_pack("{s:o, s:o, s:o}", "image_in", image_in, "repository_in", repo_in,
+                      "unanswered", unanswered);
+  f->rc = f->resp ? ERR_OK : ERR_NOMEM;
+}
+
 static void *fetch_run(void *arg)
 {
   struct fetch *f = arg;
@@ -460,6 +662,25 @@ static void *fetch_run(void *arg)
       aws.creds = &p->registry_creds;
     f->rc = ecr_get_repository_policy(&aws, r->region, r->registry_id, r->repository, &f->text,
                                       &f->call, &f->e);
+    break;
+  case FETCH_REGISTRY_POLICY:
+    aws.creds = &p->registry_creds;
+    f->rc = ecr_get_registry_policy(&aws, r->region, &f->text, &f->call, &f->e);
+    break;
+  case FETCH_REGISTRY_SCOPE:
+    aws.creds = &p->registry_creds;
+    f->rc = ecr_get_account_setting(&aws, r->region, "REGISTRY_POLICY_SCOPE", &f->text, &f->call,
+                                    &f->e);
+    break;
+  case FETCH_PTC_RULES:
+    aws.creds = &p->registry_creds;
+    f->rc = ecr_describe_pull_through_cache_rules(&aws, r->region, r->registry_id, &f->resp,
+                                                  &f->call, &f->e);
+    break;
+  case FETCH_OTHER_REGIONS:
+    if (p->registry_creds.access_key_id)
+      aws.creds = &p->registry_creds;
+    other_regions_run(f, &aws);
     break;
   case FETCH_IMAGE:
     f->rc = ecr_batch_get_image(&aws, r->region, r->registry_id, r->repository, tag, r->digest,
@@ -542,6 +763,72 @@ static bool fetch_level(struct probe *p, struct fetch *fs, enum fetch_kind first
 
 /* ---- reading the answers -------------------------------------------------------------- */
 
+/* A check from an AWS call made outside the fetch levels (the credential chain's, a second
+ * opinion); context, not a step of the pull. */
+static void add_call_check(struct probe *p, const char *id, const struct aws_call *call)
+{
+  struct diag_check *c = add_check(p->d, id);
+  if (!c)
+    return;
+  c->needed_for_pull = false;
+  c->endpoint = str_dup(call->endpoint);
+  c->attempts = call->attempts;
+  c->duration_ms = call->duration_ms;
+  c->http_status = call->http_status;
+  c->error_code = str_dup(call->error_code);
+  c->error_message = str_dup(call->error_message);
+  c->request_id = str_dup(call->request_id);
+  bool ok = call->transport == ERR_OK && call->http_status >= 200 && call->http_status < 300;
+  c->status = ok ? CHECK_PASS : call->error_code ? CHECK_FAIL : CHECK_ERROR;
+}
+
+/* The partition's home region, where every account's keys work. */
+static const char *home_region(const char *partition)
+{
+  if (partition && strcmp(partition, "aws-cn") == 0)
+    return "cn-north-1";
+  if (partition && strcmp(partition, "aws-us-gov") == 0)
+    return "us-gov-west-1";
+  return "us-east-1";
+}
+
+/* Keys refused in an opt-in region may be good keys of an account that has not enabled it:
+ * AWS answers both the same way. Asking STS in the partition's home region tells them apart
+ * (checked before reporting invalid credentials). True when it did: the finding is made. */
+static bool region_not_enabled(struct probe *p, struct fetch *f, const struct diag_check *c)
+{
+  struct diagnosis *d = p->d;
+  struct aws_client aws = p->aws;
+  aws.http = f->http;
+  const char *home = home_region(d->ref.partition);
+  struct sts_identity id = {0};
+  struct aws_call call;
+  aws_call_init(&call);
+  struct err e = {0};
+  enum err_code rc = sts_get_caller_identity(&aws, home, &id, &call, &e);
+  add_call_check(p, "sts.GetCallerIdentity.home_region", &call);
+  bool found = rc == ERR_OK;
+  if (found) {
+    d->caller.arn = id.arn;
+    d->caller.account = id.account;
+    id.arn = id.account = NULL;
+    json_t *ev = check_evidence(c);
+    json_object_set_new(ev, "region", json_string(d->ref.region));
+    json_object_set_new(ev, "home_region", json_string(home));
+    add_finding(d, CAUSE_REGION_NOT_ENABLED, ev,
+                "%s is an opt-in region, and account %s has not enabled it: AWS refuses the "
+                "same keys there (%s) that it accepts in %s. Enable the region for account %s "
+                "(`aws account enable-region --region-name %s`, as the management account or "
+                "an administrator), then the node can log in to the registry.",
+                d->ref.region, d->caller.account,
+                c && c->error_code ? c->error_code : "refused", home, d->caller.account,
+                d->ref.region);
+  }
+  sts_identity_release(&id);
+  aws_call_release(&call);
+  return found;
+}
+
 static bool read_identity(struct probe *p, struct fetch *f)
 {
   struct diagnosis *d = p->d;
@@ -555,6 +842,9 @@ static bool read_identity(struct probe *p, struct fetch *f)
   enum cause_id cause = prober_cause(&f->call);
   if (f->rc != ERR_AWS && f->call.transport == ERR_OK)
     cause = CAUSE_SERVICE_ERROR; /* an answer that could not be read */
+  if (cause == CAUSE_CREDENTIALS_INVALID && region_is_opt_in(d->ref.region) &&
+      region_not_enabled(p, f, c))
+    return false;
   add_prober_finding(p, cause == CAUSE_COUNT ? CAUSE_UNKNOWN : cause, c, &f->call);
   return false;
 }
@@ -650,13 +940,15 @@ static json_t *condition_values(const char *policy_text, size_t statement, const
   return out;
 }
 
-/* With the repository policy in hand, asks the evaluator what A's side decides for this
- * caller, assuming its own IAM side allows; names the statement or condition behind a deny.
- * False when the policy does not explain the denial (then AWS's reason stands alone). */
-static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
+/* With A's policies in hand (the repository policy, the registry policy), asks the evaluator
+ * what A's side decides for this caller, assuming its own IAM side allows; names the statement
+ * or condition behind a deny. AWS said whether the deny was explicit: only a decision of the
+ * same kind explains it. False when the policies do not explain the denial (then AWS's reason
+ * stands alone). */
+static bool explain_with_policy(struct probe *p, json_t *ev, const char *action, bool explicit_deny)
 {
   struct diagnosis *d = p->d;
-  struct policy *repo = NULL, *any = NULL;
+  struct policy *repo = NULL, *registry = NULL, *any = NULL;
   struct caller_principal cp;
   caller_principal_init(d, &cp);
   char *arn = imageref_repository_arn(&d->ref);
@@ -665,7 +957,9 @@ static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
   static const char allow_all[] =
       "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
       "\"Resource\":\"*\"}]}";
-  if (!arn || policy_parse(p->policy_text, strlen(p->policy_text), &repo, &e) ||
+  if (!arn || (p->policy_text && policy_parse(p->policy_text, strlen(p->policy_text), &repo, &e)) ||
+      (p->registry_policy &&
+       policy_parse(p->registry_policy, strlen(p->registry_policy), &registry, &e)) ||
       policy_parse(allow_all, sizeof allow_all - 1, &any, NULL))
     goto out;
   const struct policy *ids[] = {any};
@@ -676,31 +970,46 @@ static bool explain_with_policy(struct probe *p, json_t *ev, const char *action)
       .identity_policies = ids,
       .n_identity_policies = 1,
       .resource_policy = repo,
+      .registry_policy = registry,
+      .registry_scope = p->registry_scope_v1 ? POLICY_REGISTRY_V1 : POLICY_REGISTRY_V2,
   };
   struct policy_decision dec;
   if (policy_evaluate(&req, &dec, NULL))
     goto out;
-  json_object_set_new(ev, "repository_policy_decision",
-                      json_string(policy_outcome_name(dec.decision)));
+  if (explicit_deny != (dec.decision == POLICY_EXPLICIT_DENY))
+    goto out;
+  if (repo)
+    json_object_set_new(ev, "repository_policy_decision",
+                        json_string(policy_outcome_name(dec.decision)));
   const char *who = d->caller.arn, *repo_name = d->ref.repository;
   if (dec.decision == POLICY_EXPLICIT_DENY) {
     for (size_t i = 0; i < dec.n_decisive; i++) {
-      if (dec.decisive[i].slot.kind != POLICY_SLOT_RESOURCE)
+      enum policy_slot_kind kind = dec.decisive[i].slot.kind;
+      if (kind != POLICY_SLOT_RESOURCE && kind != POLICY_SLOT_REGISTRY)
         continue;
+      bool reg = kind == POLICY_SLOT_REGISTRY;
       const char *sid = dec.decisive[i].sid;
-      json_object_set_new(
-          ev, "statement",
-          json_pack("{s:i, s:s?}", "index", (int)dec.decisive[i].statement, "sid", sid));
-      add_finding(d, CAUSE_REPO_POLICY_EXPLICIT_DENY, json_incref(ev),
-                  "Statement %zu%s%s%s of the repository policy of %s denies %s to %s; a Deny "
-                  "wins over every Allow.",
+      json_object_set_new(ev, "statement",
+                          json_pack("{s:s, s:i, s:s?}", "policy",
+                                    reg ? "registry_policy" : "repository_policy", "index",
+                                    (int)dec.decisive[i].statement, "sid", sid));
+      add_finding(d, reg ? CAUSE_REGISTRY_POLICY_DENY : CAUSE_REPO_POLICY_EXPLICIT_DENY,
+                  json_incref(ev),
+                  "Statement %zu%s%s%s of the %s of %s denies %s to %s; a Deny wins over every "
+                  "Allow.%s",
                   dec.decisive[i].statement, sid ? " (Sid \"" : "", sid ? sid : "",
-                  sid ? "\")" : "", repo_name, action, who);
+                  sid ? "\")" : "", reg ? "private registry policy" : "repository policy",
+                  reg ? d->ref.registry_id : repo_name, action, who,
+                  reg ? " The registry policy (scope V2) applies to every ECR request of the "
+                        "registry in this region."
+                      : "");
       explained = true;
       break;
     }
     goto out;
   }
+  if (!repo)
+    goto out; /* an implicit deny is read from the repository policy only */
   if (dec.decision == POLICY_ALLOW)
     goto out; /* A's side allows: the denial comes from elsewhere. */
   for (size_t i = 0; i < dec.n_near_misses; i++) {
@@ -737,6 +1046,7 @@ out:
   if (explained)
     json_decref(ev);
   policy_free(repo);
+  policy_free(registry);
   policy_free(any);
   free(cp.role_arn);
   free(arn);
@@ -766,8 +1076,9 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
                 "repository policy of account %s does not grant account %s (or the repository "
                 "name or region is wrong, which AWS answers the same way).",
                 action, repo, who, d->ref.registry_id, d->caller.account);
-    add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, json_pack("{s:s}", "check", c->id),
-                "Or the IAM policies of %s do not allow %s on the repository.", who, action);
+    mark_alternative(
+        add_finding(d, CAUSE_IDENTITY_POLICY_MISSING, json_pack("{s:s}", "check", c->id),
+                    "Or the IAM policies of %s do not allow %s on the repository.", who, action));
     return;
   }
   if (!why.found) {
@@ -777,8 +1088,33 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
                 action, repo, who);
     return;
   }
-  if (strcmp(why.type, "resource-based") == 0 && p->policy_text &&
-      explain_with_policy(p, ev, action)) {
+  bool resource_side = strcmp(why.type, "resource-based") == 0;
+  if (resource_side && (p->policy_text || p->registry_policy) &&
+      explain_with_policy(p, ev, action, why.explicit_deny)) {
+    return;
+  }
+  if (resource_side && why.explicit_deny) {
+    /* ECR consults two resource-based policies, both in account A: the repository's and the
+     * registry's. AWS's text does not say which one denied. */
+    if (p->policy_known && !p->registry_policy_known) {
+      add_finding(d, CAUSE_REGISTRY_POLICY_DENY, ev,
+                  "AWS denied %s on %s to %s with an explicit deny in a resource-based policy, "
+                  "and the repository policy (read by ecrdiag) %s: so the Deny is in the "
+                  "private registry policy of account %s, which applies to every repository of "
+                  "the registry. Read it with `aws ecr get-registry-policy` as account %s.",
+                  action, repo, who, p->policy_text ? "has no Deny that matches" : "does not exist",
+                  d->ref.registry_id, d->ref.registry_id);
+      return;
+    }
+    add_finding(d, CAUSE_REPO_POLICY_EXPLICIT_DENY, json_incref(ev),
+                "AWS denied %s on %s to %s with an explicit deny in a resource-based policy: "
+                "most often a Deny statement of the repository policy.",
+                action, repo, who);
+    mark_alternative(add_finding(
+        d, CAUSE_REGISTRY_POLICY_DENY, ev,
+        "Or a Deny of the private registry policy of account %s (AWS's text names neither); "
+        "run again with --registry-profile or --registry-role-arn for account %s to read both.",
+        d->ref.registry_id, d->ref.registry_id));
     return;
   }
   if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross && p->repo_missing) {
@@ -1154,23 +1490,85 @@ static void read_policy(struct probe *p, struct fetch *f)
   add_fetch_check(p, f);
 }
 
+/* The registry account's side: its registry policy, the policy's scope, the pull-through cache
+ * rules. Context only: being refused them says nothing about the pull. */
+static void read_registry_view(struct probe *p, struct fetch *fs)
+{
+  struct fetch *pol = &fs[FETCH_REGISTRY_POLICY], *scope = &fs[FETCH_REGISTRY_SCOPE];
+  struct fetch *ptc = &fs[FETCH_PTC_RULES];
+  if (!pol->wanted)
+    return;
+  if (pol->rc == ERR_OK) {
+    p->registry_policy = pol->text;
+    pol->text = NULL;
+    p->registry_policy_known = true;
+  } else if (code_is(&pol->call, "RegistryPolicyNotFoundException", NULL)) {
+    p->registry_policy_known = true;
+  }
+  add_fetch_check(p, pol);
+  /* V2 is the default scope (ECR user guide, registry-permissions): only a V1 answer says the
+   * registry policy leaves pulls alone. */
+  p->registry_scope_v1 = scope->rc == ERR_OK && scope->text && strcmp(scope->text, "V1") == 0;
+  add_fetch_check(p, scope);
+  if (ptc->rc == ERR_OK)
+    p->ptc_rules = json_incref(json_object_get(ptc->resp, "pullThroughCacheRules"));
+  add_fetch_check(p, ptc);
+}
+
+/* After a repository or image that was not found: where it is instead. */
+static void read_other_regions(struct probe *p, struct fetch *f)
+{
+  struct diagnosis *d = p->d;
+  struct diag_check *c = add_fetch_check(p, f);
+  json_t *image_in = json_object_get(f->resp, "image_in");
+  json_t *repo_in = json_object_get(f->resp, "repository_in");
+  bool repo_missing = false;
+  for (size_t i = 0; i < d->n_findings; i++)
+    repo_missing |= d->findings[i].cause == CAUSE_REPOSITORY_NOT_FOUND;
+  json_t *where = json_array_size(image_in) ? image_in : repo_missing ? repo_in : NULL;
+  if (f->rc || !json_array_size(where))
+    return;
+  json_t *ev = check_evidence(c);
+  json_object_set(ev, "image_in", image_in);
+  json_object_set(ev, "repository_in", repo_in);
+  json_object_set_new(ev, "region", json_string(d->ref.region));
+  char *list = NULL;
+  struct buf b;
+  buf_init(&b, 1024);
+  size_t i;
+  json_t *r;
+  json_array_foreach(where, i, r) buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(r));
+  list = buf_detach(&b);
+  if (where == image_in)
+    add_finding(d, CAUSE_WRONG_REGION, ev,
+                "%s exists in %s of account %s, not in %s: the image reference names the wrong "
+                "region. Use %s.dkr.ecr.%s.%s/%s (or replicate the repository to %s).",
+                imageref_manifest_ref(&d->ref), list, d->ref.registry_id, d->ref.region,
+                d->ref.registry_id, json_string_value(json_array_get(where, 0)),
+                strstr(d->ref.host, ".amazonaws.com.cn") ? "amazonaws.com.cn" : "amazonaws.com",
+                d->ref.repository, d->ref.region);
+  else
+    add_finding(d, CAUSE_WRONG_REGION, ev,
+                "Repository %s exists in %s of account %s, not in %s (without the image %s "
+                "there either): the reference names the wrong region, and the image must "
+                "still be pushed.",
+                d->ref.repository, list, d->ref.registry_id, d->ref.region,
+                imageref_manifest_ref(&d->ref));
+  free(list);
+}
+
 static void read_registry(struct probe *p, struct fetch *ping, struct fetch *manifest)
 {
   struct diagnosis *d = p->d;
   struct diag_check *c = add_fetch_check(p, ping);
-  if (ping->rc) {
-    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The registry %s cannot be reached from this host: %s. Run ecrdiag on the node "
-                "to see whether the node can.",
-                d->ref.host, c ? c->error_message : "");
-  }
+  if (ping->rc)
+    add_network_finding(p, c, ping->rc, "The registry");
   c = add_fetch_check(p, manifest);
   if (!c || c->status == CHECK_PASS)
     return;
   if (manifest->rc) {
     if (ping->rc == ERR_OK) /* one unreachable registry is one finding */
-      add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                  "The registry %s stopped answering: %s.", d->ref.host, c->error_message);
+      add_network_finding(p, c, manifest->rc, "The registry's manifest request");
   } else if (d->n_findings == 0) {
     /* The API allowed what the registry refused: nothing above explains it. */
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c),
@@ -1219,8 +1617,7 @@ static void read_blob(struct probe *p, struct fetch *f)
   if (!c || c->status == CHECK_PASS)
     return;
   if (f->rc)
-    add_finding(p->d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The registry %s stopped answering: %s.", p->d->ref.host, c->error_message);
+    add_network_finding(p, c, f->rc, "The registry's blob request");
   else if (c->http_status == 403)
     finding_for_denied(p, c, "ecr:GetDownloadUrlForLayer");
   else if (p->d->n_findings == 0)
@@ -1236,11 +1633,8 @@ static void read_download(struct probe *p, struct fetch *f)
   if (!c)
     return;
   if (f->rc) {
-    add_finding(d, CAUSE_PROBE_UNREACHABLE, check_evidence(c),
-                "The layer host %s cannot be reached from this host: %s. Nodes download layers "
-                "from S3 (through the S3 gateway endpoint in a private subnet); run ecrdiag on "
-                "the node to see whether it can.",
-                c->endpoint, c->error_message);
+    /* Nodes download layers from S3, through the S3 gateway endpoint in a private subnet. */
+    add_network_finding(p, c, f->rc, "The layer host (S3)");
     return;
   }
   if (c->status != CHECK_PASS) {
@@ -1332,10 +1726,16 @@ out:
 
 /* ---- ranking, verdict and fix --------------------------------------------------------- */
 
+/* Precedence orders the findings, alternatives after the rest (warnings stay last). */
+static int finding_rank(const struct diag_finding *f)
+{
+  const struct cause_info *ci = cause_info(f->cause);
+  return (ci->cls == CAUSE_CLASS_WARNING ? 2000 : f->alternative ? 1000 : 0) + ci->precedence;
+}
+
 static int finding_cmp(const void *a, const void *b)
 {
-  const struct diag_finding *x = a, *y = b;
-  int px = cause_info(x->cause)->precedence, py = cause_info(y->cause)->precedence;
+  int px = finding_rank(a), py = finding_rank(b);
   return (px > py) - (px < py);
 }
 
@@ -1434,20 +1834,7 @@ static void note_not_pulling_principal(struct diagnosis *d)
 /* creds_options.on_call: the credential chain's STS and SSO calls become checks. */
 static void on_creds_call(void *ctx, const char *id, const struct aws_call *call)
 {
-  struct probe *p = ctx;
-  struct diag_check *c = add_check(p->d, id);
-  if (!c)
-    return;
-  c->needed_for_pull = false;
-  c->endpoint = str_dup(call->endpoint);
-  c->attempts = call->attempts;
-  c->duration_ms = call->duration_ms;
-  c->http_status = call->http_status;
-  c->error_code = str_dup(call->error_code);
-  c->error_message = str_dup(call->error_message);
-  c->request_id = str_dup(call->request_id);
-  bool ok = call->transport == ERR_OK && call->http_status >= 200 && call->http_status < 300;
-  c->status = ok ? CHECK_PASS : call->error_code ? CHECK_FAIL : CHECK_ERROR;
+  add_call_check(ctx, id, call);
 }
 
 /* Runs one credential chain; false with a finding when it found nothing usable. */
@@ -1499,6 +1886,8 @@ static void probe_release(struct probe *p)
   free(p->config_digest);
   free(p->layer_digest);
   free(p->policy_text);
+  free(p->registry_policy);
+  json_decref(p->ptc_rules);
   http_share_free(p->share);
 }
 
@@ -1537,6 +1926,7 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   d->caller.credential_source = str_dup(p.creds.source);
   /* The kubelet pulls with the node's instance role: only IMDS credentials are it. */
   d->caller.is_pulling_principal = strcmp(p.creds.source, "imds") == 0;
+  p.on_node = o->on_node || d->caller.is_pulling_principal;
   if (o->registry_creds && !probe_creds(&p, o->registry_creds, &p.registry_creds, true))
     goto judge;
   p.aws = (struct aws_client){
@@ -1560,20 +1950,31 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   fs[FETCH_IDENTITY].wanted = fs[FETCH_AUTH_TOKEN].wanted = true;
   fs[FETCH_POLICY].wanted = fs[FETCH_IMAGE].wanted = true;
   fs[FETCH_ORGANIZATION].wanted = !o->org_id;
+  bool view = p.registry_creds.access_key_id != NULL;
+  fs[FETCH_REGISTRY_POLICY].wanted = fs[FETCH_REGISTRY_SCOPE].wanted = view;
+  fs[FETCH_PTC_RULES].wanted = view;
   bool cancelled = !fetch_level(&p, fs, FETCH_IDENTITY, FETCH_IMAGE);
   if (!cancelled && read_identity(&p, &fs[FETCH_IDENTITY])) {
     read_organization(&p, &fs[FETCH_ORGANIZATION]);
     read_auth_token(&p, &fs[FETCH_AUTH_TOKEN]);
-    /* The policy first: when it is readable, a denied pull is read in its light. */
+    /* The policies first: when they are readable, a denied pull is read in their light. */
     read_policy(&p, &fs[FETCH_POLICY]);
+    read_registry_view(&p, fs);
     read_image(&p, &fs[FETCH_IMAGE]);
     /* A missing tag: which tags do exist, when this principal (or A's view) may list them. */
     bool same_account = d->caller.account && strcmp(d->caller.account, d->ref.registry_id) == 0;
     if (d->n_findings && d->findings[d->n_findings - 1].cause == CAUSE_IMAGE_NOT_FOUND &&
         (same_account || p.registry_creds.access_key_id)) {
       fs[FETCH_TAGS].wanted = true;
-      if (fetch_level(&p, fs, FETCH_TAGS, FETCH_TAGS))
+      fs[FETCH_OTHER_REGIONS].wanted = true;
+      if (fetch_level(&p, fs, FETCH_TAGS, FETCH_OTHER_REGIONS)) {
         read_tags(&p, &fs[FETCH_TAGS]);
+        read_other_regions(&p, &fs[FETCH_OTHER_REGIONS]);
+      }
+    } else if (has_finding(d, CAUSE_REPOSITORY_NOT_FOUND)) {
+      fs[FETCH_OTHER_REGIONS].wanted = true;
+      if (fetch_level(&p, fs, FETCH_OTHER_REGIONS, FETCH_OTHER_REGIONS))
+        read_other_regions(&p, &fs[FETCH_OTHER_REGIONS]);
     }
     if (p.have_token)
       cancelled = !probe_registry(&p, fs);

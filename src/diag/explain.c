@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ecrdiag/imageref.h"
+#include "ecrdiag/regions.h"
 
 #define EXPLAIN_MARGIN 40 /* causes more than this far below the best are not named */
 #define EXPLAIN_MAX_RULES 128
@@ -660,13 +661,6 @@ static bool pat_match(const char *t, size_t tn, const char *pat, size_t *at, siz
 /* ---- facts ------------------------------------------------------------------------------------
  */
 
-static const char *const opt_in_regions[] = {
-    "af-south-1",     "ap-east-1",      "ap-east-2",      "ap-south-2",     "ap-southeast-3",
-    "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1",
-    "eu-central-2",   "eu-south-1",     "eu-south-2",     "il-central-1",   "me-central-1",
-    "me-south-1",     "mx-central-1",
-};
-
 /* Pull-through cache rules' usual prefixes (the console's defaults). */
 static const char *const ptc_prefixes[] = {
     "docker-hub/", "ecr-public/", "quay/",   "k8s/",   "kubernetes/", "registry-k8s-io/",
@@ -880,9 +874,7 @@ static void find_facts(struct explain_facts *f, const char *t, const char *l, si
   for (size_t i = 0; i < sizeof ptc_prefixes / sizeof ptc_prefixes[0]; i++)
     if (f->repository[0] && strncmp(f->repository, ptc_prefixes[i], strlen(ptc_prefixes[i])) == 0)
       f->ptc_path = true;
-  for (size_t i = 0; i < sizeof opt_in_regions / sizeof opt_in_regions[0]; i++)
-    if (strcmp(f->region, opt_in_regions[i]) == 0)
-      f->opt_in_region = true;
+  f->opt_in_region = region_is_opt_in(f->region);
 }
 
 static bool fact_holds(const struct explain_facts *f, enum explain_fact fact)

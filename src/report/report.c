@@ -85,9 +85,10 @@ json_t *report_json(const struct diagnosis *d)
     const struct cause_info *ci = cause_info(f->cause);
     if (ci->cls != CAUSE_CLASS_WARNING && !json_array_has_string(causes, ci->id))
       json_array_append_new(causes, json_string(ci->id));
-    json_array_append_new(findings, json_pack("{s:s, s:s, s:s, s:s, s:O}", "cause", ci->id, "class",
-                                              cause_class_name(ci->cls), "title", ci->title,
-                                              "summary", f->summary, "evidence", f->evidence));
+    json_array_append_new(findings, json_pack("{s:s, s:s, s:s, s:s, s:O, s:b}", "cause", ci->id,
+                                              "class", cause_class_name(ci->cls), "title",
+                                              ci->title, "summary", f->summary, "evidence",
+                                              f->evidence, "alternative", f->alternative));
   }
   json_object_set_new(root, "verdict",
                       json_pack("{s:o, s:o, s:i}", "pullable", pullable_json(d->pullable), "causes",
@@ -251,9 +252,10 @@ static void text_verdict(const struct diagnosis *d, const struct style *st, int 
     const struct cause_info *ci = cause_info(f->cause);
     bool warn = ci->cls == CAUSE_CLASS_WARNING;
     fprintf(out, "\n%s%s %s%s: %s\n", warn ? st->yellow : st->bold,
-            i == 0 && !warn ? "Cause"
-            : warn          ? "Note "
-                            : "Also ",
+            i == 0 && !warn  ? "Cause"
+            : warn           ? "Note "
+            : f->alternative ? "Or   "
+                             : "Also ",
             ci->id, st->reset, ci->title);
     fputs("  ", out);
     print_wrapped(out, f->summary, 2, width);

@@ -581,9 +581,9 @@ int tui_main(const struct tui_options *o)
   t.color = tui_theme_init(!o->no_color && !(no_color && *no_color));
 
   unsigned flags = TUI_DRAW;
-  if (o->image) {
-    snprintf(t.image, sizeof t.image, "%s", o->image);
-    tui_line_set(&t.input, o->image);
+  if (o->diag.image) {
+    snprintf(t.image, sizeof t.image, "%s", o->diag.image);
+    tui_line_set(&t.input, o->diag.image);
     tui_input_changed(&t);
     if (t.input_ok)
       flags |= TUI_DO_RUN;

@@ -7,34 +7,17 @@
 
 #include <stdbool.h>
 
-/* What the command line hands over; every pointer borrowed for the call to tui_main, every
- * field may be zero / NULL. The start screen shows profile, role_arn, region and platform
- * and lets them be changed in place; the rest goes to every diagnosis as given. */
+#include "ecrdiag/diag.h"
+
+/* What the command line hands over; borrowed for the call to tui_main. */
 struct tui_options {
-  const char *image;             /* --image: probe it at once; NULL: ask on the start screen */
-  const char *org_id;            /* --org-id, or NULL */
-  long timeout_ms;               /* --timeout, for the whole check; 0: the diagnosis default */
-  const char *registry_endpoint; /* ECRDIAG_REGISTRY_ENDPOINT, or NULL */
-  bool no_color;                 /* --no-color; NO_COLOR is honoured as well */
-  /* The probing principal (creds_options): --profile, --role-arn, --external-id (sent only
-   * with a role ARN), --region. */
-  const char *profile;
-  const char *role_arn;
-  const char *external_id;
-  const char *region;
-  /* The registry account's side (diag_options.registry_creds): --registry-profile,
-   * --registry-role-arn, --registry-external-id. */
-  const char *registry_profile;
-  const char *registry_role_arn;
-  const char *registry_external_id;
-  const char *platform;  /* --platform "os/arch[/variant]"; NULL: linux/amd64 */
-  const char *ca_bundle; /* --ca-bundle; NULL: AWS_CA_BUNDLE, else the system's */
-  bool insecure;         /* --no-verify-ssl: the start screen warns */
-  /* The fix (diag_options): --grant, --ou-path, --node-role-arn, --managed-policy. */
-  const char *grant;
-  const char *ou_path;
-  const char *node_role_arn;
-  bool fix_managed;
+  bool no_color; /* --no-color; NO_COLOR is honoured as well */
+  /* What every diagnosis starts from, as the one-shot check would run it: the start screen
+   * shows the image, the platform and the probing principal's profile, role ARN and region
+   * (diag.creds, which may be NULL) and lets them be changed in place; the rest (the registry
+   * view, the fix's settings, TLS, --on-node, the timeout) goes to every run as given. Its
+   * progress and cancel fields are the TUI's own and are ignored. */
+  struct diag_options diag;
 };
 
 /* Runs the TUI until the user quits and returns the process exit code: that of the last

@@ -13,7 +13,7 @@
 #define TUI_INTERNAL
 #include "tui.h"
 
-#define RUN_STRS 24 /* the strings of tui_options and tui_run_args, with room */
+#define RUN_STRS 24 /* the strings of the diag_options template and tui_run_args, with room */
 
 struct tui_run {
   pthread_t thread;
@@ -131,39 +131,41 @@ struct tui_run *tui_run_start(const struct tui_options *o, const struct tui_run_
   }
   pthread_mutex_init(&r->mu, NULL);
   diag_init(&r->d);
+  /* The template's strings are copied too: an abandoned worker may outlive the caller's. */
+  const struct diag_options *t = &o->diag;
+  const struct creds_options none = {0};
+  const struct creds_options *given = t->creds ? t->creds : &none;
   const char *role_arn = keep(r, a->role_arn);
   r->co = (struct creds_options){
       .profile = keep(r, a->profile),
       .role_arn = role_arn,
       /* the external id belongs to a role: none without one */
-      .external_id = role_arn ? keep(r, o->external_id) : NULL,
+      .external_id = role_arn ? keep(r, given->external_id) : NULL,
       .region = keep(r, a->region),
   };
-  r->rco = (struct creds_options){
-      .profile = keep(r, o->registry_profile),
-      .role_arn = keep(r, o->registry_role_arn),
-      .region = r->co.region,
-      .label = "registry",
-  };
-  r->rco.external_id = r->rco.role_arn ? keep(r, o->registry_external_id) : NULL;
-  r->o = (struct diag_options){
-      .image = keep(r, a->image),
-      .org_id = keep(r, o->org_id),
-      .timeout_ms = o->timeout_ms,
-      .registry_endpoint = keep(r, o->registry_endpoint),
-      .platform = keep(r, a->platform),
-      .grant = keep(r, o->grant),
-      .ou_path = keep(r, o->ou_path),
-      .node_role_arn = keep(r, o->node_role_arn),
-      .fix_managed = o->fix_managed,
-      .on_event = on_event,
-      .event_ctx = r,
-      .cancel = &r->cancel,
-      .creds = &r->co,
-      .registry_creds = r->rco.profile || r->rco.role_arn ? &r->rco : NULL,
-      .ca_bundle = keep(r, o->ca_bundle),
-      .insecure = o->insecure,
-  };
+  if (t->registry_creds) {
+    r->rco = (struct creds_options){
+        .profile = keep(r, t->registry_creds->profile),
+        .role_arn = keep(r, t->registry_creds->role_arn),
+        .region = r->co.region,
+        .label = "registry",
+    };
+    r->rco.external_id = r->rco.role_arn ? keep(r, t->registry_creds->external_id) : NULL;
+  }
+  r->o = *t;
+  r->o.image = keep(r, a->image);
+  r->o.platform = keep(r, a->platform);
+  r->o.org_id = keep(r, t->org_id);
+  r->o.registry_endpoint = keep(r, t->registry_endpoint);
+  r->o.grant = keep(r, t->grant);
+  r->o.ou_path = keep(r, t->ou_path);
+  r->o.node_role_arn = keep(r, t->node_role_arn);
+  r->o.ca_bundle = keep(r, t->ca_bundle);
+  r->o.on_event = on_event;
+  r->o.event_ctx = r;
+  r->o.cancel = &r->cancel;
+  r->o.creds = &r->co;
+  r->o.registry_creds = r->rco.profile || r->rco.role_arn ? &r->rco : NULL;
   if (r->nomem || !r->o.image) {
     err_set(e, ERR_NOMEM, "out of memory");
     run_free_fields(r);

@@ -63,7 +63,7 @@ static void probe_draw(const struct tui *t, struct tui_frame *f)
            t->cred_source[0] ? t->cred_source : "(none found)",
            a.role_arn ? ", then assume-role:" : "", a.role_arn ? a.role_arn : "",
            t->input_region[0] ? t->input_region : "-", a.platform ? a.platform : "linux/amd64",
-           t->opt->org_id ? ", org " : "", t->opt->org_id ? t->opt->org_id : "");
+           t->opt->diag.org_id ? ", org " : "", t->opt->diag.org_id ? t->opt->diag.org_id : "");
   y++;
   const struct tui_progress *p = &t->progress;
   size_t done = 0;

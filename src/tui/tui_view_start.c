@@ -47,10 +47,12 @@ static const char *field_text(const struct tui *t, enum tui_start_field i)
 
 void tui_settings_init(struct tui *t)
 {
-  const struct tui_options *o = t->opt;
-  tui_line_set(&t->fields[TUI_FIELD_PROFILE].line, o->profile);
-  tui_line_set(&t->fields[TUI_FIELD_ROLE].line, o->role_arn);
-  tui_line_set(&t->fields[TUI_FIELD_REGION].line, o->region);
+  const struct diag_options *o = &t->opt->diag;
+  if (o->creds) {
+    tui_line_set(&t->fields[TUI_FIELD_PROFILE].line, o->creds->profile);
+    tui_line_set(&t->fields[TUI_FIELD_ROLE].line, o->creds->role_arn);
+    tui_line_set(&t->fields[TUI_FIELD_REGION].line, o->creds->region);
+  }
   tui_line_set(&t->fields[TUI_FIELD_PLATFORM].line, o->platform);
   t->start_focus = TUI_FIELD_IMAGE;
   tui_settings_changed(t);
@@ -84,9 +86,10 @@ static void check_role(const struct tui *t, struct tui_field *f)
     f->ok = false;
     snprintf(f->msg, sizeof f->msg, "not an IAM role ARN: arn:aws:iam::ACCOUNT:role/NAME");
   } else {
-    snprintf(f->msg, sizeof f->msg,
-             "assumed with the credentials found, then the probe runs as it%s",
-             t->opt->external_id ? " (with the --external-id given)" : "");
+    snprintf(
+        f->msg, sizeof f->msg, "assumed with the credentials found, then the probe runs as it%s",
+        t->opt->diag.creds && t->opt->diag.creds->external_id ? " (with the --external-id given)"
+                                                              : "");
   }
 }
 
@@ -314,24 +317,24 @@ static void start_draw(const struct tui *t, struct tui_frame *f)
   tui_put(t, y, 2, LABEL_W, TUI_ROLE_LABEL, "credentials", 0);
   y += tui_put_wrapped(t, y, FIELD_X, w - 1 - FIELD_X, 2,
                        t->cred_bad ? TUI_ROLE_FAIL : TUI_ROLE_NORMAL, t->cred_msg);
-  if (y < f->bottom && (t->opt->registry_profile || t->opt->registry_role_arn)) {
+  const struct creds_options *reg = t->opt->diag.registry_creds;
+  if (y < f->bottom && reg && (reg->profile || reg->role_arn)) {
     char v[512];
-    snprintf(v, sizeof v, "%s%s%s%s%s", t->opt->registry_profile ? "profile:" : "",
-             t->opt->registry_profile ? t->opt->registry_profile : "",
-             t->opt->registry_profile && t->opt->registry_role_arn ? ", then " : "",
-             t->opt->registry_role_arn ? "assume-role:" : "",
-             t->opt->registry_role_arn ? t->opt->registry_role_arn : "");
+    snprintf(v, sizeof v, "%s%s%s%s%s", reg->profile ? "profile:" : "",
+             reg->profile ? reg->profile : "", reg->profile && reg->role_arn ? ", then " : "",
+             reg->role_arn ? "assume-role:" : "", reg->role_arn ? reg->role_arn : "");
     draw_field(t, y++, "registry side", TUI_ROLE_NORMAL, v, w);
   }
-  if (y < f->bottom && t->opt->insecure)
+  if (y < f->bottom && t->opt->diag.insecure)
     draw_field(t, y++, "TLS", TUI_ROLE_WARN,
                "certificates are not verified (--no-verify-ssl): insecure", w);
-  else if (y < f->bottom && t->opt->ca_bundle)
-    draw_field(t, y++, "TLS", TUI_ROLE_NORMAL, t->opt->ca_bundle, w);
+  else if (y < f->bottom && t->opt->diag.ca_bundle)
+    draw_field(t, y++, "TLS", TUI_ROLE_NORMAL, t->opt->diag.ca_bundle, w);
   if (y < f->bottom)
     draw_field(t, y++, "org id", TUI_ROLE_NORMAL,
-               t->opt->org_id ? t->opt->org_id
-                              : "asked of Organizations (node roles usually may not: --org-id)",
+               t->opt->diag.org_id
+                   ? t->opt->diag.org_id
+                   : "asked of Organizations (node roles usually may not: --org-id)",
                w);
   y++;
   if (y >= f->bottom)

@@ -40,6 +40,17 @@ def run_ecrdiag(args, env, want_json=True):
     return Run(proc, want_json)
 
 
+def write_profile(env, name, identity):
+    """Adds profile name, holding identity's keys, to the credentials file env's AWS reads."""
+    path = env["AWS_SHARED_CREDENTIALS_FILE"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                % (name, identity.access_key_id, identity.secret_access_key))
+        if getattr(identity, "session_token", None):
+            f.write("aws_session_token = %s\n" % identity.session_token)
+
+
 def bare_env():
     """The parent environment without any AWS setting, so nothing of this machine leaks in."""
     env = {k: v for k, v in os.environ.items()

@@ -15,12 +15,7 @@ ORG = "o-a1b2c3d4e5"
 
 def with_registry_profile(sim, env):
     """Writes a profile 'registry-a' holding account A's admin keys where env's AWS looks."""
-    admin = sim.identity("registry-admin-a")
-    path = env["AWS_SHARED_CREDENTIALS_FILE"]
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("[registry-a]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
-                % (admin.access_key_id, admin.secret_access_key))
+    e2e.write_profile(env, "registry-a", sim.identity("registry-admin-a"))
     return env
 
 
