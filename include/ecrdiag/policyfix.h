@@ -1,7 +1,8 @@
 /* The fix for a pull that policies refuse: the repository policy statement (merged into the
- * complete document, every statement and the Version kept) or the node role's identity policy,
- * as policy JSON, an `aws` CLI script, Terraform and CloudFormation, verified before it is
- * shown. Depends on core, crypto, jansson and src/policy; knows nothing of HTTP. */
+ * complete document, every statement and the Version kept), the node role's identity policy, or
+ * an exemption from the explicit Deny of the repository or registry policy that refuses it, as
+ * policy JSON, an `aws` CLI script, Terraform and CloudFormation, verified before it is shown.
+ * Depends on core, crypto, jansson and src/policy; knows nothing of HTTP. */
 #ifndef ECRDIAG_POLICYFIX_H
 #define ECRDIAG_POLICYFIX_H
 
@@ -27,6 +28,10 @@ enum fix_grant {
 enum fix_target {
   FIX_TARGET_REPOSITORY_POLICY, /* account A's repository policy (the default) */
   FIX_TARGET_IDENTITY_POLICY,   /* the pulling role's IAM policy, in its own account */
+  /* Account A's private registry policy (GetRegistryPolicy / PutRegistryPolicy; under the V2
+   * scope, the default, it applies to every ECR request of the registry in that region): the
+   * grant exempted from its explicit Deny. Implies exempt_from_deny. */
+  FIX_TARGET_REGISTRY_POLICY,
 };
 
 /* "org", "account", "role", "role-condition", "ou"; NULL for an unknown value. */
@@ -70,6 +75,33 @@ struct fix_request {
   /* FIX_TARGET_IDENTITY_POLICY: attach the AWS managed policy
    * AmazonEC2ContainerRegistryPullOnly instead of writing an inline policy. */
   bool attach_managed;
+
+  /* ---- appended: exempting the grant from an explicit Deny ---- */
+  /* The pull is refused by the Deny at Statement[deny_statement] of current_policy: instead of
+   * adding an Allow, give that statement a condition that leaves out exactly the grant, and
+   * change nothing else (see policyfix_exempt). With FIX_TARGET_REPOSITORY_POLICY,
+   * current_policy is the repository policy (REPO_POLICY_EXPLICIT_DENY); with
+   * FIX_TARGET_REGISTRY_POLICY (which implies it) it is the registry policy text exactly as
+   * GetRegistryPolicy returned it. Either way current_known and a current_policy are required.
+   * Refused (ERR_INVALID) with FIX_TARGET_IDENTITY_POLICY.
+   *
+   * One call builds one fix. When the pull also lacks an Allow, build two and combine them:
+   * - the Deny is in the registry policy and the repository policy does not grant (across
+   *   accounts): build the repository grant first (FIX_TARGET_REPOSITORY_POLICY, no
+   *   exemption), then the registry exemption with repository_policy = that fix's document
+   *   serialised compactly (json_dumps JSON_COMPACT | JSON_PRESERVE_ORDER), so that its
+   *   verification sees both; they set different documents, in either order;
+   * - the Deny and the missing grant are both in the repository policy: build the exemption
+   *   first, then the grant with current_policy = the exemption's document serialised
+   *   compactly (what its script sets), and run the two scripts in that order (the second
+   *   one's checksum is of the document the first one sets). */
+  bool exempt_from_deny;
+  size_t deny_statement; /* 0-based index in Statement; a single-object Statement is 0 */
+  /* FIX_TARGET_REGISTRY_POLICY, verification only: the repository policy text (NULL: the
+   * repository has none), when repository_policy_known. Unknown: verification checks only that
+   * the registry policy no longer denies the pull, and says so. */
+  const char *repository_policy;
+  bool repository_policy_known;
 };
 
 /* What the fix was merged into. */
@@ -80,7 +112,7 @@ enum fix_basis {
 };
 
 struct policy_fix {
-  const char *target; /* "repository_policy" or "identity_policy" (static) */
+  const char *target; /* "repository_policy", "identity_policy" or "registry_policy" (static) */
   char *arn;          /* the repository's ARN */
   /* The statement that grants the pull: the one added (its Sid made unique in the document, or
    * the statement it was merged into to fit the size limit); identity_policy: the pull
@@ -121,6 +153,24 @@ struct policy_fix {
   bool verified;
   char *verification;       /* one or two sentences: what was checked, or what failed */
   size_t merged_statements; /* statements folded into others to fit the size limit */
+
+  /* ---- appended: the exemption from a Deny (exempt_from_deny or registry_policy) ----
+   * Then statement is the Deny with its new condition, document the whole policy (repository or
+   * registry) with only that statement changed, basis FIX_BASIS_READ, already_granted true
+   * (granted_by = deny_statement) when the Deny already exempts the grant; grant and role_arn
+   * as for a repository grant; opens says the Deny no longer applies to the grant and still
+   * applies to everyone else; the caveat that the Deny may be a deliberate control (and, for
+   * the registry, that it covers every repository of the region). verified: the caller is
+   * allowed the pull with the fixed document (registry: with the repository policy when known,
+   * else only "no longer denied"), every probe principal outside the grant that the Deny
+   * refused before is still refused by it, nobody outside the grant gains access, and lint
+   * finds nothing critical (registry: its resource-element rule left out, since a registry
+   * policy names its repositories in Resource). The aws_cli script reads the policy, compares
+   * its SHA-256 with based_on_sha256, backs it up and sets the document; terraform is one
+   * aws_ecr_repository_policy or aws_ecr_registry_policy resource; cloudformation the
+   * RepositoryPolicyText property or an AWS::ECR::RegistryPolicy resource (PolicyText). */
+  bool exempt_from_deny;
+  long deny_statement; /* the Deny's index in Statement; -1 when not an exemption */
 };
 
 /* ECR refuses repository policies over this many characters (policy.h has the same ceiling). */
@@ -140,7 +190,8 @@ void policyfix_release(struct policy_fix *f);
 
 /* The fix as the report's `fix` object: target, grant (null for identity_policy), arn,
  * role_arn, statement, document, based_on_sha256, basis, opens, caveat, already_granted,
- * granted_by, verified, verification, merged_statements, aws_cli, terraform, cloudformation.
+ * granted_by, verified, verification, merged_statements, aws_cli, terraform, cloudformation,
+ * exempt_from_deny, deny_statement (null when not an exemption).
  * A new reference; NULL when out of memory. */
 json_t *policyfix_to_json(const struct policy_fix *f);
 
@@ -156,5 +207,23 @@ json_t *policyfix_to_json(const struct policy_fix *f);
  * together), the added one first. *document is a new reference. Errors as policyfix_build. */
 enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **document,
                               long *granted_by, struct err *e);
+
+/* The exemption on its own: in the policy text current (a repository or registry policy as
+ * read), gives the Deny at Statement[deny_statement] the condition op {key: [value]}, which
+ * leaves out of the Deny exactly the requests whose key matches value. Condition blocks AND
+ * together, so the Deny still applies to everyone else it applied to. When the statement
+ * already has op (operator names compared case-insensitively) with key (case-insensitively,
+ * as IAM compares keys), value is added to that key's values (a string becomes an array; a
+ * value already there is not repeated): op must be a negated operator, whose values combine as
+ * NOR, so one more value exempts one more match and nothing else. Every other statement, every
+ * other condition, the Version and the order of keys are kept. *already is true (and
+ * *document the policy as read) when the value is already there. *document is a new
+ * reference. ERR_INVALID when deny_statement is out of range, is not a Deny, or op is not
+ * negated or is a ForAnyValue: one (false when the key is missing: it would exempt every
+ * principal outside an organization too); ERR_PARSE when current is not a policy document;
+ * ERR_TOO_LARGE when the result would exceed POLICYFIX_MAX_DOCUMENT_CHARS serialised compactly. */
+enum err_code policyfix_exempt(const char *current, size_t deny_statement, const char *op,
+                               const char *key, const char *value, json_t **document, bool *already,
+                               struct err *e);
 
 #endif

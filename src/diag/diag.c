@@ -820,9 +820,8 @@ static bool region_not_enabled(struct probe *p, struct fetch *f, const struct di
                 "same keys there (%s) that it accepts in %s. Enable the region for account %s "
                 "(`aws account enable-region --region-name %s`, as the management account or "
                 "an administrator), then the node can log in to the registry.",
-                d->ref.region, d->caller.account,
-                c && c->error_code ? c->error_code : "refused", home, d->caller.account,
-                d->ref.region);
+                d->ref.region, d->caller.account, c && c->error_code ? c->error_code : "refused",
+                home, d->caller.account, d->ref.region);
   }
   sts_identity_release(&id);
   aws_call_release(&call);
@@ -1771,9 +1770,20 @@ static void build_fix(struct probe *p)
                    primary == CAUSE_REPO_POLICY_MISSING || primary == CAUSE_ORG_CONDITION_MISMATCH;
   bool identity_side =
       primary == CAUSE_IDENTITY_POLICY_MISSING || primary == CAUSE_AUTH_TOKEN_DENIED;
-  if (!(repo_side && cross_account(p)) && !identity_side)
+  /* A Deny the evaluator named, in a policy ecrdiag read: the fix exempts the grant from it. */
+  json_t *deny = json_object_get(d->findings[0].evidence, "statement");
+  const char *deny_in = json_string_value(json_object_get(deny, "policy"));
+  bool registry_deny = primary == CAUSE_REGISTRY_POLICY_DENY && deny_in &&
+                       strcmp(deny_in, "registry_policy") == 0 && p->registry_policy;
+  bool repo_deny = primary == CAUSE_REPO_POLICY_EXPLICIT_DENY && deny_in &&
+                   strcmp(deny_in, "repository_policy") == 0 && p->policy_text;
+  if (!(repo_side && cross_account(p)) && !identity_side && !registry_deny && !repo_deny)
     return;
-  enum fix_grant grant = d->caller.org_id ? FIX_GRANT_ORG : FIX_GRANT_ACCOUNT;
+  /* An Allow grants the organization when it is known (the usual multi-account set-up); a
+   * Deny was written on purpose, so the exemption from it is the narrowest: the role. */
+  enum fix_grant grant = registry_deny || repo_deny ? FIX_GRANT_ROLE
+                         : d->caller.org_id         ? FIX_GRANT_ORG
+                                                    : FIX_GRANT_ACCOUNT;
   bool grant_defaulted = !p->o->grant;
   if (p->o->grant)
     policyfix_grant_parse(p->o->grant, &grant); /* checked by the front end */
@@ -1790,9 +1800,19 @@ static void build_fix(struct probe *p)
       .principal_arn = d->caller.arn,
       .role_arn = p->o->node_role_arn,
       .ou_path = p->o->ou_path,
-      .target = identity_side ? FIX_TARGET_IDENTITY_POLICY : FIX_TARGET_REPOSITORY_POLICY,
+      .target = identity_side   ? FIX_TARGET_IDENTITY_POLICY
+                : registry_deny ? FIX_TARGET_REGISTRY_POLICY
+                                : FIX_TARGET_REPOSITORY_POLICY,
       .attach_managed = p->o->fix_managed,
+      .exempt_from_deny = registry_deny || repo_deny,
+      .deny_statement = (size_t)json_integer_value(json_object_get(deny, "index")),
+      .repository_policy = p->policy_text,
+      .repository_policy_known = p->policy_known,
   };
+  if (registry_deny) {
+    req.current_known = true;
+    req.current_policy = p->registry_policy;
+  }
   struct err e = {0};
   if (policyfix_build(&req, &d->fix, &e) == ERR_OK) {
     d->has_fix = true;

@@ -1,7 +1,9 @@
 /* The policy fix: the grant statement merged into the repository policy read (no statement of
- * the user's dropped or rewritten, unless merged to fit the size limit), or the node role's
- * identity policy; as a shell script, Terraform and CloudFormation; verified with the evaluator
- * and lint. Pure: no HTTP, no files; depends on core, crypto, jansson and src/policy. */
+ * the user's dropped or rewritten, unless merged to fit the size limit), the node role's
+ * identity policy, or the grant exempted from the repository or registry policy's Deny (the
+ * document surgery is in fix_deny.c); as a shell script, Terraform and CloudFormation; verified
+ * with the evaluator and lint. Pure: no HTTP, no files; depends on core, crypto, jansson and
+ * src/policy. */
 #include "ecrdiag/policyfix.h"
 
 #include <stdio.h>
@@ -146,6 +148,8 @@ struct fixctx {
   char org_id[64];           /* "" when unknown */
   char ou_path[FIX_ARN_MAX]; /* FIX_GRANT_OU, ending in '/' */
   char ou_id[64];            /* its last segment */
+  bool exempt;               /* the grant exempted from a Deny (exempt_from_deny, registry) */
+  bool registry;             /* FIX_TARGET_REGISTRY_POLICY */
 };
 
 /* The parts of "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE". */
@@ -332,10 +336,25 @@ static enum err_code request_check(struct fixctx *c, struct err *e)
       snprintf(c->caller_account, sizeof c->caller_account, "%s", a.account);
   }
 
-  if (r->target == FIX_TARGET_IDENTITY_POLICY)
+  if (r->target == FIX_TARGET_IDENTITY_POLICY) {
+    if (r->exempt_from_deny)
+      return err_set(e, ERR_INVALID,
+                     "an identity policy fix cannot exempt from a Deny: the Deny is lifted in the "
+                     "policy that holds it (the repository or registry target)");
     return role_resolve(c, e);
-  if (r->target != FIX_TARGET_REPOSITORY_POLICY)
+  }
+  if (r->target != FIX_TARGET_REPOSITORY_POLICY && r->target != FIX_TARGET_REGISTRY_POLICY)
     return err_set(e, ERR_INVALID, "unknown fix target %d", (int)r->target);
+  c->registry = r->target == FIX_TARGET_REGISTRY_POLICY;
+  c->exempt = c->registry || r->exempt_from_deny;
+  /* The exemption rewrites one statement of a document: without the document as read there is
+   * neither the statement nor anything to keep. */
+  if (c->exempt && (!r->current_known || !r->current_policy))
+    return err_set(e, ERR_INVALID,
+                   "the exemption from Statement[%zu] needs the %s policy as read (%sPolicy's "
+                   "policyText): ecrdiag does not write a policy it has not read",
+                   r->deny_statement, c->registry ? "registry" : "repository",
+                   c->registry ? "GetRegistry" : "GetRepository");
   switch (r->grant) {
   case FIX_GRANT_ORG:
     if (!r->org_id)
@@ -347,8 +366,9 @@ static enum err_code request_check(struct fixctx *c, struct err *e)
     if (!r->caller_account)
       return err_set(e, ERR_INVALID, "invalid account '': expected 12 digits");
     /* Naming its own account in a repository policy only delegates to IAM (reference §3.2):
-     * such a statement would change nothing, so there is no repository policy fix. */
-    if (strcmp(r->caller_account, r->registry_id) == 0)
+     * such a statement would change nothing, so there is no repository policy fix. Exempting
+     * the own account from a Deny does change something. */
+    if (!c->exempt && strcmp(r->caller_account, r->registry_id) == 0)
       return err_set(e, ERR_INVALID,
                      "account '%s' owns the repository: granting it in the repository policy "
                      "changes nothing, the puller's IAM policy must allow the pull",
@@ -1059,6 +1079,27 @@ static enum err_code sh_json_to_work_file(struct buf *b, const char *file, const
                     file, tag, json, tag);
 }
 
+/* The check every fix script makes before it sets anything: the SHA-256 of $work/current.json
+ * (the policy read, byte for byte) against $EXPECTED_SHA256 (empty: no check), and a blank line.
+ * what names the policy in the message ("repository policy"). */
+static enum err_code sh_check_sha256(struct buf *b, const char *what)
+{
+  return buf_printf(
+      b,
+      "if command -v sha256sum >/dev/null 2>&1; then\n"
+      "  actual=$(sha256sum <\"$work/current.json\" | cut -d ' ' -f 1)\n"
+      "else\n"
+      "  actual=$(shasum -a 256 <\"$work/current.json\" | cut -d ' ' -f 1)\n"
+      "fi\n"
+      "if [ -n \"$EXPECTED_SHA256\" ] && [ \"$actual\" != \"$EXPECTED_SHA256\" ]; then\n"
+      "  echo \"the %s changed since ecrdiag read it (sha256 $actual):\" \\\n"
+      "    \"nothing was changed; run ecrdiag again\" >&2\n"
+      "  exit 1\n"
+      "fi\n"
+      "\n",
+      what);
+}
+
 /* Appends text with every line indented by indent spaces. */
 static enum err_code put_indented(struct buf *b, const char *text, int indent)
 {
@@ -1327,18 +1368,9 @@ static enum err_code script_build(const struct fixctx *c, const struct policy_fi
         "  echo \"could not read the repository policy of $REPOSITORY: nothing was changed\" >&2\n"
         "  exit 1\n"
         "fi\n"
-        "\n"
-        "if command -v sha256sum >/dev/null 2>&1; then\n"
-        "  actual=$(sha256sum <\"$work/current.json\" | cut -d ' ' -f 1)\n"
-        "else\n"
-        "  actual=$(shasum -a 256 <\"$work/current.json\" | cut -d ' ' -f 1)\n"
-        "fi\n"
-        "if [ -n \"$EXPECTED_SHA256\" ] && [ \"$actual\" != \"$EXPECTED_SHA256\" ]; then\n"
-        "  echo \"the repository policy changed since ecrdiag read it (sha256 $actual):\" \\\n"
-        "    \"nothing was changed; run ecrdiag again\" >&2\n"
-        "  exit 1\n"
-        "fi\n"
         "\n");
+  if (rc == ERR_OK)
+    rc = sh_check_sha256(b, "repository policy");
   if (rc == ERR_OK && doc_text) {
     rc = buf_puts(b, "# The policy is the one ecrdiag read (checked above), and the statements of\n"
                      "# the complete document below were merged to fit ECR's size limit: set it.\n"
@@ -1618,6 +1650,331 @@ static enum err_code identity_cloudformation_build(const struct fixctx *c, const
   return rc;
 }
 
+/* ---- the exemption's texts ------------------------------------------------------------- */
+
+/* The Deny's Sid when it can go into a shell comment or a sentence as it is (letters and
+ * digits, as ECR's console writes them), else NULL. */
+static const char *deny_sid(const struct policy_fix *f)
+{
+  json_t *sid = json_object_get(f->statement, "Sid");
+  const char *s = json_string_value(sid);
+  return all_chars(s, LOWER UPPER DIGITS, 1, 128) ? s : NULL;
+}
+
+/* "Statement[3] (Sid DenyOutsideVpce)" or "Statement[3]". */
+static void deny_name(const struct policy_fix *f, char *out, size_t size)
+{
+  const char *sid = deny_sid(f);
+  snprintf(out, size, "Statement[%ld]%s%s%s", f->deny_statement, sid ? " (Sid " : "",
+           sid ? sid : "", sid ? ")" : "");
+}
+
+/* "the private registry policy of account A (REGION)" or "the repository policy of REPO
+ * (account A, REGION)". */
+static void exempt_policy_name(const struct fixctx *c, char *out, size_t size)
+{
+  const struct fix_request *r = c->r;
+  if (c->registry)
+    snprintf(out, size, "the private registry policy of account %s (%s)", r->registry_id,
+             r->region);
+  else
+    snprintf(out, size, "the repository policy of %s (account %s, %s)", r->repository,
+             r->registry_id, r->region);
+}
+
+/* Who the exemption takes out of the Deny, in full. */
+static void exempt_who(const struct fixctx *c, char *out, size_t size)
+{
+  const struct fix_request *r = c->r;
+  switch (r->grant) {
+  case FIX_GRANT_ORG: snprintf(out, size, "the principals of organization %s", r->org_id); break;
+  case FIX_GRANT_ROLE:
+  case FIX_GRANT_ROLE_CONDITION:
+    snprintf(out, size, "role %s (any session of it)", c->role_arn);
+    break;
+  case FIX_GRANT_OU:
+    snprintf(out, size,
+             "the principals of the accounts in OU %s of organization %s and in the OUs below it",
+             c->ou_id, c->org_id);
+    break;
+  case FIX_GRANT_ACCOUNT:
+  default: snprintf(out, size, "the principals of account %s", r->caller_account); break;
+  }
+}
+
+static enum err_code exempt_opens_build(const struct fixctx *c, const struct policy_fix *f,
+                                        struct buf *b)
+{
+  char deny[192], policy[FIX_ARN_MAX], who[FIX_ARN_MAX + 128];
+  deny_name(f, deny, sizeof deny);
+  exempt_policy_name(c, policy, sizeof policy);
+  exempt_who(c, who, sizeof who);
+  return buf_printf(b,
+                    "%s of %s no longer denies %s, and still applies to every other principal "
+                    "exactly as before.",
+                    deny, policy, who);
+}
+
+/* The condition keys of the Deny that do not describe the principal (aws:SourceVpce,
+ * aws:SourceIp, a tag), as "k1, k2"; "" when there are none. */
+static enum err_code deny_context_keys(const json_t *stmt, struct buf *out)
+{
+  enum err_code rc = ERR_OK;
+  const char *op, *key;
+  json_t *block, *v;
+  json_object_foreach((json_t *)json_object_get(stmt, "Condition"), op, block)
+  {
+    json_object_foreach(block, key, v)
+    {
+      if (rc != ERR_OK || (strlen(key) >= 13 && pol_ieq(key, 13, "aws:principal", 13)) ||
+          !all_chars(key, IAM_NAME_CHARS ":/", 1, 128) || strstr(buf_str(out), key))
+        continue;
+      rc = buf_printf(out, "%s%s", out->len ? ", " : "", key);
+    }
+  }
+  return rc;
+}
+
+static enum err_code exempt_caveat_build(const struct fixctx *c, const struct policy_fix *f,
+                                         struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char deny[192];
+  deny_name(f, deny, sizeof deny);
+  struct buf keys;
+  buf_init(&keys, FIX_SMALL_MAX_BYTES);
+  enum err_code rc = deny_context_keys(f->statement, &keys);
+  if (rc == ERR_OK)
+    rc = buf_printf(b,
+                    "%s was presumably written on purpose: if it is a deliberate control (a VPC "
+                    "endpoint, a source IP range, a tag%s%s), meeting its condition (pulling "
+                    "through that endpoint or network, or with that tag) may be the better fix, "
+                    "and the exemption should be agreed with whoever owns it. ",
+                    deny, keys.len ? "; its condition turns on " : "", buf_str(&keys));
+  if (rc == ERR_OK && c->registry)
+    rc = buf_printf(b,
+                    "The registry policy applies to every repository of registry %s in %s, not "
+                    "only %s: the exemption applies to all of them. ",
+                    r->registry_id, r->region, r->repository);
+  if (rc == ERR_OK && c->role_derived)
+    rc = buf_printf(b,
+                    "The role ARN %s was derived from the session ARN, which does not carry the "
+                    "role's path: if the role has one (role/PATH/NAME), give its full ARN, as "
+                    "aws:PrincipalArn compares it exactly. ",
+                    c->role_arn);
+  if (rc == ERR_OK && b->len > 0 && b->p[b->len - 1] == ' ')
+    b->p[--b->len] = '\0';
+  buf_release(&keys);
+  return rc;
+}
+
+/* The script: read the policy (byte for byte), compare its SHA-256 with the one ecrdiag read,
+ * back it up, set ecrdiag's document. Both policies are replaced whole and neither API has a
+ * compare-and-set, so the checksum is the only guard against overwriting a newer edit. */
+static enum err_code exempt_script_build(const struct fixctx *c, const struct policy_fix *f,
+                                         const char *doc_text, struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char deny[192], policy[FIX_ARN_MAX], who[FIX_ARN_MAX];
+  deny_name(f, deny, sizeof deny);
+  exempt_policy_name(c, policy, sizeof policy);
+  grant_who(c, who, sizeof who);
+  const char *what = c->registry ? "registry policy" : "repository policy";
+
+  if (f->already_granted)
+    return buf_printf(b,
+                      "#!/bin/sh\n"
+                      "# ecrdiag: nothing to change. %s of\n"
+                      "# %s already leaves\n"
+                      "# %s out of its Deny.\n"
+                      "echo 'the %s already exempts this grant: nothing to change'\n",
+                      deny, policy, who, what);
+
+  enum err_code rc = buf_printf(b,
+                                "#!/bin/sh\n"
+                                "# ecrdiag fix: exempt %s from %s,\n"
+                                "# the Deny that refuses the pull, of %s.\n"
+                                "# Run as an identity of account %s allowed ecr:%s and\n"
+                                "# ecr:%s. Needs the aws CLI, jq and sha256sum (or shasum).\n"
+                                "set -eu\n"
+                                "REGISTRY_ID=",
+                                who, deny, policy, r->registry_id,
+                                c->registry ? "GetRegistryPolicy" : "GetRepositoryPolicy",
+                                c->registry ? "PutRegistryPolicy" : "SetRepositoryPolicy");
+  if (rc == ERR_OK)
+    rc = sh_quote(b, r->registry_id);
+  if (rc == ERR_OK)
+    rc = buf_puts(b, "\nREGION=");
+  if (rc == ERR_OK)
+    rc = sh_quote(b, r->region);
+  if (rc == ERR_OK && !c->registry) {
+    rc = buf_puts(b, "\nREPOSITORY=");
+    if (rc == ERR_OK)
+      rc = sh_quote(b, r->repository);
+  }
+  if (rc == ERR_OK)
+    rc = buf_printf(b,
+                    "\n# SHA-256 of the %s ecrdiag read: the document below is that policy\n"
+                    "# with one condition added to %s.\n"
+                    "EXPECTED_SHA256=",
+                    what, deny);
+  if (rc == ERR_OK)
+    rc = sh_quote(b, f->based_on_sha256 ? f->based_on_sha256 : "");
+  if (rc == ERR_OK)
+    rc = sh_json_to_work_file(b, "document.json", "ECRDIAG_DOCUMENT", doc_text);
+  if (rc == ERR_OK && c->registry)
+    rc = buf_puts(
+        b, "\n"
+           "# GetRegistryPolicy and PutRegistryPolicy act on the caller's own registry: make sure\n"
+           "# it is account $REGISTRY_ID's.\n"
+           "account=$(aws sts get-caller-identity --query Account --output text)\n"
+           "if [ \"$account\" != \"$REGISTRY_ID\" ]; then\n"
+           "  echo \"these credentials are account $account's, not $REGISTRY_ID's:\" \\\n"
+           "    \"nothing was changed\" >&2\n"
+           "  exit 1\n"
+           "fi\n"
+           "\n"
+           "# PutRegistryPolicy replaces the whole document and has no compare-and-set, so read\n"
+           "# the current one first, byte for byte: as a JSON string, then jq -j into a file, as\n"
+           "# --output text and $(...) would add or strip newlines and change the checksum.\n"
+           "if aws ecr get-registry-policy --region \"$REGION\" --query policyText \\\n"
+           "    --output json >\"$work/get.json\" 2>\"$work/get.err\"; then\n"
+           "  jq -j . \"$work/get.json\" >\"$work/current.json\"\n"
+           "else\n"
+           "  cat \"$work/get.err\" >&2\n"
+           "  echo \"could not read the registry policy of $REGISTRY_ID in $REGION:\" \\\n"
+           "    \"nothing was changed\" >&2\n"
+           "  exit 1\n"
+           "fi\n"
+           "\n");
+  else if (rc == ERR_OK)
+    rc = buf_puts(
+        b,
+        "\n"
+        "# SetRepositoryPolicy replaces the whole document and has no compare-and-set, so read\n"
+        "# the current one first, byte for byte: jq -j into a file, as $(...) would strip\n"
+        "# trailing newlines and change the checksum.\n"
+        "if aws ecr get-repository-policy --registry-id \"$REGISTRY_ID\" \\\n"
+        "    --repository-name \"$REPOSITORY\" --region \"$REGION\" --output json \\\n"
+        "    >\"$work/get.json\" 2>\"$work/get.err\"; then\n"
+        "  jq -j .policyText \"$work/get.json\" >\"$work/current.json\"\n"
+        "else\n"
+        "  cat \"$work/get.err\" >&2\n"
+        "  echo \"could not read the repository policy of $REPOSITORY: nothing was changed\" >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        "\n");
+  if (rc == ERR_OK)
+    rc = sh_check_sha256(b, what);
+  if (rc == ERR_OK)
+    rc = buf_printf(
+        b,
+        "# The policy is the one ecrdiag read (checked above); the document is it with only\n"
+        "# %s changed: set it, compact, as ECR counts whitespace.\n"
+        "jq -c -j . \"$work/document.json\" >\"$work/new.json\"\n"
+        "chars=$(jq -R -s -j length \"$work/new.json\")\n"
+        "if [ \"$chars\" -gt %d ]; then\n"
+        "  echo \"the new policy would be $chars characters, over ECR's limit of %d:\" \\\n"
+        "    \"nothing was changed\" >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        "\n",
+        deny, POLICYFIX_MAX_DOCUMENT_CHARS, POLICYFIX_MAX_DOCUMENT_CHARS);
+  if (rc == ERR_OK && c->registry)
+    rc = buf_printf(
+        b,
+        "backup=\"$PWD/ecr-registry-policy-$REGISTRY_ID-$REGION-$(date -u +%%Y%%m%%dT%%H%%M%%SZ)"
+        ".json\"\n"
+        "(set -C; cat \"$work/current.json\" >\"$backup\") # noclobber: keep older backups\n"
+        "echo \"backup of the current policy: $backup\"\n"
+        "\n"
+        "aws ecr put-registry-policy --region \"$REGION\" \\\n"
+        "    --policy-text \"file://$work/new.json\" >/dev/null\n"
+        "echo \"%s of the registry policy of $REGISTRY_ID in $REGION exempts %s\"\n"
+        "echo \"to undo: aws ecr put-registry-policy --region $REGION\" \\\n"
+        "    \"--policy-text file://$backup\"\n",
+        deny, who);
+  else if (rc == ERR_OK)
+    rc = buf_printf(
+        b,
+        "backup=\"ecr-policy-$REGISTRY_ID-$(printf '%%s' \"$REPOSITORY\" | tr / _)\"\n"
+        "backup=\"$PWD/$backup-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).json\"\n"
+        "(set -C; cat \"$work/current.json\" >\"$backup\") # noclobber: keep older backups\n"
+        "echo \"backup of the current policy: $backup\"\n"
+        "\n"
+        "aws ecr set-repository-policy --registry-id \"$REGISTRY_ID\" \\\n"
+        "    --repository-name \"$REPOSITORY\" --region \"$REGION\" \\\n"
+        "    --policy-text \"file://$work/new.json\" >/dev/null\n"
+        "echo \"%s of the repository policy of $REPOSITORY exempts %s\"\n"
+        "echo \"to undo: aws ecr set-repository-policy --policy-text file://$backup\" \\\n"
+        "    \"--registry-id $REGISTRY_ID --repository-name $REPOSITORY --region $REGION\"\n",
+        deny, who);
+  return rc;
+}
+
+static enum err_code registry_terraform_build(const struct fixctx *c, const struct policy_fix *f,
+                                              const char *doc_text, struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char deny[192];
+  deny_name(f, deny, sizeof deny);
+  struct buf name;
+  buf_init(&name, FIX_SMALL_MAX_BYTES);
+  enum err_code rc = tf_name(r->region, &name);
+  if (rc == ERR_OK)
+    rc = buf_printf(
+        b,
+        "# ecrdiag fix: the private registry policy of account %s, region %s.\n"
+        "# The complete document: every statement is kept; only %s\n"
+        "# gains a condition.\n"
+        "# This resource owns the registry policy of the whole region (there is one per registry\n"
+        "# and region): if your configuration already has one, put the document there instead\n"
+        "# of adding a second.\n"
+        "# The provider must act in account %s, region %s: add an aliased\n"
+        "# provider (provider = aws.<alias>) when your default one is another account's or\n"
+        "# region's.\n"
+        "resource \"aws_ecr_registry_policy\" \"registry_%s\" {\n"
+        "  policy = <<EOT\n",
+        r->registry_id, r->region, deny, r->registry_id, r->region, buf_str(&name));
+  if (rc == ERR_OK)
+    rc = put_hcl_heredoc(b, doc_text);
+  if (rc == ERR_OK)
+    rc = buf_puts(b, "\nEOT\n}\n");
+  buf_release(&name);
+  return rc;
+}
+
+/* AWS::ECR::RegistryPolicy has one property, PolicyText (a JSON object or string):
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ecr-registrypolicy.html
+ */
+static enum err_code registry_cloudformation_build(const struct fixctx *c,
+                                                   const struct policy_fix *f, const char *doc_text,
+                                                   struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  char deny[192];
+  deny_name(f, deny, sizeof deny);
+  enum err_code rc =
+      buf_printf(b,
+                 "# ecrdiag fix: the private registry policy of account %s, region %s.\n"
+                 "# The complete document: every statement is kept; only %s\n"
+                 "# gains a condition.\n"
+                 "# A resource for the Resources section of a stack in account %s, region %s.\n"
+                 "# The registry has one policy per region: if a stack already has an\n"
+                 "# AWS::ECR::RegistryPolicy for it, put the document there instead.\n"
+                 "EcrdiagRegistryPolicy:\n"
+                 "  Type: AWS::ECR::RegistryPolicy\n"
+                 "  Properties:\n"
+                 "    PolicyText:\n",
+                 r->registry_id, r->region, deny, r->registry_id, r->region);
+  /* JSON is YAML: the document goes in as a flow mapping, exactly as the other outputs. */
+  if (rc == ERR_OK)
+    rc = put_indented(b, doc_text, 6);
+  if (rc == ERR_OK)
+    rc = buf_putc(b, '\n');
+  return rc;
+}
+
 /* The texts that need the final statement and document. */
 static enum err_code texts_build(const struct fixctx *c, struct policy_fix *f)
 {
@@ -1633,22 +1990,26 @@ static enum err_code texts_build(const struct fixctx *c, struct policy_fix *f)
     rc = ERR_NOMEM;
     goto out;
   }
-  if ((rc = opens_build(c, &b)) != ERR_OK || !(f->opens = buf_detach(&b)))
+  if ((rc = c->exempt ? exempt_opens_build(c, f, &b) : opens_build(c, &b)) != ERR_OK ||
+      !(f->opens = buf_detach(&b)))
     goto out;
-  if ((rc = caveat_build(c, f, &b)) != ERR_OK)
+  if ((rc = c->exempt ? exempt_caveat_build(c, f, &b) : caveat_build(c, f, &b)) != ERR_OK)
     goto out;
   if (b.len > 0 && !(f->caveat = buf_detach(&b)))
     goto out;
-  if ((rc = identity ? identity_script_build(c, f, doc_text, &b) : script_build(c, f, &b)) !=
-          ERR_OK ||
+  if ((rc = identity    ? identity_script_build(c, f, doc_text, &b)
+            : c->exempt ? exempt_script_build(c, f, doc_text, &b)
+                        : script_build(c, f, &b)) != ERR_OK ||
       !(f->aws_cli = buf_detach(&b)))
     goto out;
-  if ((rc = identity ? identity_terraform_build(c, doc_text, &b)
-                     : terraform_build(c, f, doc_text, &b)) != ERR_OK ||
+  if ((rc = identity      ? identity_terraform_build(c, doc_text, &b)
+            : c->registry ? registry_terraform_build(c, f, doc_text, &b)
+                          : terraform_build(c, f, doc_text, &b)) != ERR_OK ||
       !(f->terraform = buf_detach(&b)))
     goto out;
-  if ((rc = identity ? identity_cloudformation_build(c, doc_text, &b)
-                     : cloudformation_build(c, f, doc_text, &b)) != ERR_OK ||
+  if ((rc = identity      ? identity_cloudformation_build(c, doc_text, &b)
+            : c->registry ? registry_cloudformation_build(c, f, doc_text, &b)
+                          : cloudformation_build(c, f, doc_text, &b)) != ERR_OK ||
       !(f->cloudformation = buf_detach(&b)))
     goto out;
 out:
@@ -1841,10 +2202,11 @@ static bool probe_principal(const struct fixctx *c, const struct vprin *caller, 
   return false;
 }
 
-/* One evaluation; ERR_OK unless the evaluator refuses the request. */
-static enum err_code eval_one(const struct vprin *v, const char *action, const char *resource,
-                              const struct policy *identity, const struct policy *resource_policy,
-                              struct policy_decision *d)
+/* One evaluation, with the registry policy (V2 scope: every ECR request) when given; ERR_OK
+ * unless the evaluator refuses the request. */
+static enum err_code eval_full(const struct vprin *v, const char *action, const char *resource,
+                               const struct policy *identity, const struct policy *resource_policy,
+                               const struct policy *registry_policy, struct policy_decision *d)
 {
   const struct policy *ids[1] = {identity};
   struct policy_request req;
@@ -1855,7 +2217,16 @@ static enum err_code eval_one(const struct vprin *v, const char *action, const c
   req.identity_policies = identity ? ids : NULL;
   req.n_identity_policies = identity ? 1 : 0;
   req.resource_policy = resource_policy;
+  req.registry_policy = registry_policy;
+  req.registry_scope = POLICY_REGISTRY_V2;
   return policy_evaluate(&req, d, NULL);
+}
+
+static enum err_code eval_one(const struct vprin *v, const char *action, const char *resource,
+                              const struct policy *identity, const struct policy *resource_policy,
+                              struct policy_decision *d)
+{
+  return eval_full(v, action, resource, identity, resource_policy, NULL, d);
 }
 
 /* Why d is not an Allow, in words, appended to note. */
@@ -1930,20 +2301,22 @@ static enum err_code pull_allowed(const struct fixctx *c, const struct vprin *v,
   return ERR_OK;
 }
 
-/* The first critical lint finding of text, or false when there is none. */
-static enum err_code lint_critical(const char *text, char *msg, size_t size, bool *found)
+/* The first critical lint finding of text, or false when there is none; findings of rule skip
+ * (POLICYLINT_RULE_COUNT: none) do not count. */
+static enum err_code lint_critical(const char *text, enum policylint_rule skip, char *msg,
+                                   size_t size, bool *found)
 {
   struct policylint_report rep;
   *found = false;
   enum err_code rc = policylint_run(text, strlen(text), &rep, NULL);
   for (size_t i = 0; rc == ERR_OK && i < rep.n; i++)
-    if (rep.findings[i].severity == POLICYLINT_SEV_CRITICAL) {
+    if (rep.findings[i].severity == POLICYLINT_SEV_CRITICAL && rep.findings[i].rule != skip) {
       snprintf(msg, size, "%s (%s)", rep.findings[i].message,
                policylint_rule_info(rep.findings[i].rule)->id);
       *found = true;
       break;
     }
-  if (rc == ERR_OK && !*found && policylint_has_critical(&rep)) {
+  if (rc == ERR_OK && !*found && rep.truncated && policylint_has_critical(&rep)) {
     snprintf(msg, size, "more findings than lint keeps");
     *found = true;
   }
@@ -2014,12 +2387,13 @@ static enum err_code verify_repository(const struct fixctx *c, struct policy_fix
 
   char msg[POLICYLINT_MSG_MAX + 64];
   bool critical = false, was_critical = false;
-  if ((rc = lint_critical(text, msg, sizeof msg, &critical)) != ERR_OK)
+  if ((rc = lint_critical(text, POLICYLINT_RULE_COUNT, msg, sizeof msg, &critical)) != ERR_OK)
     goto out;
   if (critical) {
     char old_msg[POLICYLINT_MSG_MAX + 64];
     if (r->current_known && r->current_policy &&
-        (rc = lint_critical(r->current_policy, old_msg, sizeof old_msg, &was_critical)) != ERR_OK)
+        (rc = lint_critical(r->current_policy, POLICYLINT_RULE_COUNT, old_msg, sizeof old_msg,
+                            &was_critical)) != ERR_OK)
       goto out;
     rc = buf_printf(note, "Lint finds a critical problem in the document%s: %s.",
                     was_critical ? " (already in the current policy)" : "", msg);
@@ -2112,12 +2486,235 @@ out:
   return rc;
 }
 
+/* The policies an exemption is verified with: the policy before and after (repository or
+ * registry), the other resource policy (the repository policy for a registry fix, when known),
+ * and the identity side assumed to allow, so that the resource side is what is tested. */
+struct exempt_eval {
+  const struct fixctx *c;
+  const struct policy *oldp, *newp, *other, *allow;
+};
+
+/* Decides v's request for action on the repository with the old (after false) or the fixed
+ * document. */
+static enum err_code exempt_decide(const struct exempt_eval *x, const struct vprin *v,
+                                   const char *action, bool after, struct policy_decision *d)
+{
+  const struct policy *p = after ? x->newp : x->oldp;
+  if (x->c->registry)
+    return eval_full(v, action, x->c->repo_arn, x->allow, x->other, p, d);
+  return eval_full(v, action, x->c->repo_arn, x->allow, p, NULL, d);
+}
+
+/* True when d is an explicit Deny by Statement[n] of the policy the fix changes. */
+static bool denied_by(const struct fixctx *c, const struct policy_decision *d, size_t n)
+{
+  enum policy_slot_kind kind = c->registry ? POLICY_SLOT_REGISTRY : POLICY_SLOT_RESOURCE;
+  if (d->decision != POLICY_EXPLICIT_DENY)
+    return false;
+  for (size_t i = 0; i < d->n_decisive; i++)
+    if (d->decisive[i].slot.kind == kind && d->decisive[i].statement == n)
+      return true;
+  return false;
+}
+
+/* The caller: the fixed document no longer denies it the pull and, unless the other side is
+ * unknown (registry fix without the repository policy), allows it. *denied_before: Statement[n]
+ * refused it with the old document. */
+static enum err_code exempt_verify_caller(const struct exempt_eval *x, const struct vprin *caller,
+                                          bool *ok, bool *denied_before, struct buf *note)
+{
+  const struct fixctx *c = x->c;
+  const struct fix_request *r = c->r;
+  size_t n = r->deny_statement;
+  *ok = false;
+  *denied_before = false;
+  for (size_t i = 0; i < NELEM(pull_required); i++) {
+    struct policy_decision before, after;
+    enum err_code rc = exempt_decide(x, caller, pull_required[i], false, &before);
+    if (rc == ERR_OK)
+      rc = exempt_decide(x, caller, pull_required[i], true, &after);
+    if (rc != ERR_OK)
+      return rc;
+    *denied_before |= denied_by(c, &before, n);
+    if (after.decision == POLICY_ALLOW)
+      continue;
+    /* Only the registry policy is known: a missing Allow is the repository policy's to give. */
+    if (c->registry && !r->repository_policy_known && after.decision != POLICY_EXPLICIT_DENY)
+      continue;
+    rc = buf_printf(note, "%s is still refused %s (", caller->arn, pull_required[i]);
+    if (rc == ERR_OK)
+      rc = explain_decision(&after, c->registry ? x->other : x->newp, note);
+    if (rc == ERR_OK && after.decision == POLICY_EXPLICIT_DENY)
+      rc = buf_puts(note, ").");
+    else if (rc == ERR_OK && c->registry)
+      rc = buf_printf(note,
+                      "): Statement[%zu] of the registry policy no longer denies it, but the "
+                      "repository policy as given does not grant the pull; build the repository "
+                      "policy grant too and pass its document as repository_policy.",
+                      n);
+    else if (rc == ERR_OK)
+      rc = buf_printf(note,
+                      "): Statement[%zu] no longer denies it, but the repository policy does not "
+                      "grant the pull either; build the grant too, on this document "
+                      "(current_policy = it, serialised compactly).",
+                      n);
+    return rc;
+  }
+  *ok = true;
+  return ERR_OK;
+}
+
+/* The principals outside the grant: each one Statement[n] refused before is still refused by
+ * it, and none may pull that could not before. *refused counts those refused before; their
+ * descriptions go to who. */
+static enum err_code exempt_verify_probes(const struct exempt_eval *x, const struct vprin *caller,
+                                          bool *ok, size_t *refused, struct buf *who,
+                                          struct buf *note)
+{
+  const struct fixctx *c = x->c;
+  size_t n = c->r->deny_statement;
+  *ok = false;
+  *refused = 0;
+  for (size_t k = 0; k < NELEM(probes); k++) {
+    struct vprin probe;
+    if (probe_expected(c->r->grant, probes[k].kind) ||
+        !probe_principal(c, caller, probes[k].kind, &probe))
+      continue;
+    bool was_refused = false;
+    for (size_t i = 0; i < NELEM(pull_required); i++) {
+      struct policy_decision before, after;
+      enum err_code rc = exempt_decide(x, &probe, pull_required[i], false, &before);
+      if (rc == ERR_OK)
+        rc = exempt_decide(x, &probe, pull_required[i], true, &after);
+      if (rc != ERR_OK)
+        return rc;
+      if (denied_by(c, &before, n) && !denied_by(c, &after, n))
+        return buf_printf(note,
+                          "The exemption lets %s (%s) past Statement[%zu], outside the chosen %s: "
+                          "it would widen more than the grant.",
+                          probes[k].who, probe.arn, n, grant_scope(c->r->grant));
+      if (after.decision == POLICY_ALLOW && before.decision != POLICY_ALLOW)
+        return buf_printf(note, "The document lets %s pull (%s), outside the chosen %s.",
+                          probes[k].who, probe.arn, grant_scope(c->r->grant));
+      was_refused |= denied_by(c, &before, n);
+    }
+    if (was_refused) {
+      enum err_code rc = buf_printf(who, "%s%s", who->len ? "; " : "", probes[k].who);
+      if (rc != ERR_OK)
+        return rc;
+      (*refused)++;
+    }
+  }
+  *ok = true;
+  return ERR_OK;
+}
+
+static enum err_code verify_exemption(const struct fixctx *c, struct policy_fix *f,
+                                      struct buf *note)
+{
+  const struct fix_request *r = c->r;
+  struct policy *newp = NULL, *oldp = NULL, *other = NULL, *allow = NULL;
+  struct err pe = {0};
+  struct buf who;
+  buf_init(&who, VERIFY_NOTE_MAX_BYTES);
+  char *text = json_dumps(f->document, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  enum err_code rc = ERR_OK;
+  const char *what = c->registry ? "registry policy" : "repository policy";
+  if (!text) {
+    rc = ERR_NOMEM;
+    goto out;
+  }
+  if ((rc = policy_parse(identity_allow_doc, strlen(identity_allow_doc), &allow, NULL)) != ERR_OK)
+    goto out;
+  if (policy_parse(text, strlen(text), &newp, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The document does not parse as a policy: %s.", pe.msg);
+    goto out;
+  }
+  if (policy_parse(r->current_policy, strlen(r->current_policy), &oldp, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The %s read does not parse: %s.", what, pe.msg);
+    goto out;
+  }
+  if (c->registry && r->repository_policy_known && r->repository_policy &&
+      policy_parse(r->repository_policy, strlen(r->repository_policy), &other, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The repository policy given does not parse: %s.", pe.msg);
+    goto out;
+  }
+  struct exempt_eval x = {c, oldp, newp, other, allow};
+  struct vprin caller;
+  caller_principal(c, &caller);
+  bool ok, denied_before;
+  size_t refused;
+  if ((rc = exempt_verify_caller(&x, &caller, &ok, &denied_before, note)) != ERR_OK || !ok)
+    goto out;
+  if ((rc = exempt_verify_probes(&x, &caller, &ok, &refused, &who, note)) != ERR_OK || !ok)
+    goto out;
+
+  /* Lint's rules are the repository policy's. A registry policy must name its repositories in
+   * Resource, so resource-element does not apply to it; the others (JSON, grammar, size, an
+   * Allow open to every account) do. */
+  char msg[POLICYLINT_MSG_MAX + 64];
+  bool critical = false, was_critical = false;
+  enum policylint_rule skip = c->registry ? POLICYLINT_RESOURCE_ELEMENT : POLICYLINT_RULE_COUNT;
+  if ((rc = lint_critical(text, skip, msg, sizeof msg, &critical)) != ERR_OK)
+    goto out;
+  if (critical) {
+    char old_msg[POLICYLINT_MSG_MAX + 64];
+    if ((rc = lint_critical(r->current_policy, skip, old_msg, sizeof old_msg, &was_critical)) !=
+        ERR_OK)
+      goto out;
+    rc = buf_printf(note, "Lint finds a critical problem in the document%s: %s.",
+                    was_critical ? " (already in the current policy)" : "", msg);
+    goto out;
+  }
+
+  f->verified = true;
+  rc = buf_printf(note,
+                  "Re-evaluated with ecrdiag's evaluator, the caller's own IAM policies assumed "
+                  "to allow: %s may call ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on %s "
+                  "with the fixed %s%s. ",
+                  caller.arn, c->repo_arn, what,
+                  !c->registry ? ""
+                  : !r->repository_policy_known
+                      ? " (only that the registry policy no longer denies them was checked: the "
+                        "repository policy was not given, and across accounts it must allow the "
+                        "pull too)"
+                  : r->repository_policy ? " and the repository policy as given"
+                                         : " and no repository policy");
+  if (rc == ERR_OK && refused > 0)
+    rc = buf_printf(note, "Statement[%zu] still refuses %s, as it did before. ", r->deny_statement,
+                    buf_str(&who));
+  else if (rc == ERR_OK)
+    rc = buf_printf(note,
+                    "No principal outside the %s that ecrdiag tried was refused by "
+                    "Statement[%zu] before, and none gains access. ",
+                    grant_scope(r->grant), r->deny_statement);
+  if (rc == ERR_OK && !denied_before)
+    rc = buf_printf(note,
+                    "Offline, Statement[%zu] did not refuse the caller before either: its "
+                    "condition may turn on request context ecrdiag does not have. ",
+                    r->deny_statement);
+  if (rc == ERR_OK)
+    rc = buf_printf(note, "Lint finds nothing critical in the document%s.",
+                    c->registry ? " (its repository policy rules, resource-element left out: a "
+                                  "registry policy names its repositories in Resource)"
+                                : "");
+out:
+  policy_free(newp);
+  policy_free(oldp);
+  policy_free(other);
+  policy_free(allow);
+  free(text);
+  buf_release(&who);
+  return rc;
+}
+
 static enum err_code verify(const struct fixctx *c, struct policy_fix *f)
 {
   struct buf note;
   buf_init(&note, VERIFY_NOTE_MAX_BYTES);
   f->verified = false;
   enum err_code rc = c->r->target == FIX_TARGET_IDENTITY_POLICY ? verify_identity(c, f, &note)
+                     : c->exempt                                ? verify_exemption(c, f, &note)
                                                                 : verify_repository(c, f, &note);
   if (rc == ERR_TOO_LARGE)
     rc = ERR_OK; /* the note was cut short: what is there still says it */
@@ -2200,11 +2797,75 @@ out:
   return rc;
 }
 
+/* The condition that takes exactly the grant out of a Deny: the grant's own condition,
+ * negated. ForAllValues:StringNotLike for the OU: true (the Deny applies) when none of the
+ * caller's org paths is under the OU, including when it has none, outside any organization;
+ * ForAnyValue: would be false then and let every such principal past the Deny. */
+static void exemption_condition(const struct fixctx *c, const char **op, const char **key,
+                                char *value, size_t size)
+{
+  const struct fix_request *r = c->r;
+  switch (r->grant) {
+  case FIX_GRANT_ORG:
+    *op = "StringNotEquals";
+    *key = "aws:PrincipalOrgID";
+    snprintf(value, size, "%s", r->org_id);
+    break;
+  case FIX_GRANT_ROLE:
+  case FIX_GRANT_ROLE_CONDITION:
+    *op = "ArnNotEquals";
+    *key = "aws:PrincipalArn"; /* the role ARN for every session of the role (reference §3.3) */
+    snprintf(value, size, "%s", c->role_arn);
+    break;
+  case FIX_GRANT_OU:
+    *op = "ForAllValues:StringNotLike";
+    *key = "aws:PrincipalOrgPaths";
+    snprintf(value, size, "%s*", c->ou_path);
+    break;
+  case FIX_GRANT_ACCOUNT:
+  default:
+    *op = "StringNotEquals";
+    *key = "aws:PrincipalAccount";
+    snprintf(value, size, "%s", r->caller_account);
+    break;
+  }
+}
+
+static enum err_code exemption_build(const struct fixctx *c, struct policy_fix *out, struct err *e)
+{
+  const struct fix_request *req = c->r;
+  const char *op, *key, *what = c->registry ? "registry policy" : "repository policy";
+  char value[FIX_ARN_MAX + 2], sha[65];
+  exemption_condition(c, &op, &key, value, sizeof value);
+  out->target = c->registry ? "registry_policy" : "repository_policy";
+  out->exempt_from_deny = true;
+  out->deny_statement = (long)req->deny_statement;
+  out->basis = FIX_BASIS_READ;
+  if ((req->grant == FIX_GRANT_ROLE || req->grant == FIX_GRANT_ROLE_CONDITION) &&
+      !(out->role_arn = str_dup(c->role_arn)))
+    return err_set(e, ERR_NOMEM, "out of memory building the fix");
+  bool already = false;
+  struct err xe = {0};
+  enum err_code rc = policyfix_exempt(req->current_policy, req->deny_statement, op, key, value,
+                                      &out->document, &already, &xe);
+  if (rc != ERR_OK)
+    return err_set(e, rc, "%s: %s", what, xe.msg);
+  crypto_sha256_hex(req->current_policy, strlen(req->current_policy), sha);
+  if (!(out->based_on_sha256 = str_dup(sha)))
+    return err_set(e, ERR_NOMEM, "out of memory building the fix");
+  out->already_granted = already;
+  out->granted_by = already ? out->deny_statement : -1;
+  json_t *st = json_object_get(out->document, "Statement");
+  out->statement = json_incref(json_is_array(st) ? json_array_get(st, req->deny_statement) : st);
+  return ERR_OK;
+}
+
 enum err_code policyfix_build(const struct fix_request *req, struct policy_fix *out, struct err *e)
 {
   memset(out, 0, sizeof *out);
   out->target = "repository_policy";
   out->granted_by = -1;
+  out->deny_statement = -1;
   if (!req)
     return err_set(e, ERR_INVALID, "no fix request");
   struct fixctx c;
@@ -2223,7 +2884,8 @@ enum err_code policyfix_build(const struct fix_request *req, struct policy_fix *
       rc = err_set(e, rc, "out of memory building the fix");
       goto out;
     }
-  } else if ((rc = repository_build(&c, out, e)) != ERR_OK) {
+  } else if ((rc = c.exempt ? exemption_build(&c, out, e) : repository_build(&c, out, e)) !=
+             ERR_OK) {
     goto out;
   }
   if ((rc = texts_build(&c, out)) != ERR_OK) {
@@ -2256,13 +2918,16 @@ void policyfix_release(struct policy_fix *f)
   memset(f, 0, sizeof *f);
   f->target = "repository_policy";
   f->granted_by = -1;
+  f->deny_statement = -1;
 }
 
 json_t *policyfix_to_json(const struct policy_fix *f)
 {
   static const char *const basis[] = {"unknown", "none", "read"};
-  bool repo = f->target && strcmp(f->target, "repository_policy") == 0;
-  return json_pack(
+  /* A grant names who a repository or registry policy fix lets in; an identity fix has none. */
+  bool repo = f->target && (strcmp(f->target, "repository_policy") == 0 ||
+                            strcmp(f->target, "registry_policy") == 0);
+  json_t *j = json_pack(
       "{s:s, s:s?, s:s?, s:s?, s:O?, s:O?, s:s?, s:s, s:s?, s:s?, s:b, s:I, s:b, s:s?, s:I, "
       "s:s?, s:s?, s:s?}",
       "target", f->target ? f->target : "repository_policy", "grant",
@@ -2273,4 +2938,14 @@ json_t *policyfix_to_json(const struct policy_fix *f)
       f->verified, "verification", f->verification, "merged_statements",
       (json_int_t)f->merged_statements, "aws_cli", f->aws_cli, "terraform", f->terraform,
       "cloudformation", f->cloudformation);
+  /* Appended keys: the exemption from a Deny. */
+  if (j && (json_object_set_new(j, "exempt_from_deny", json_boolean(f->exempt_from_deny)) != 0 ||
+            json_object_set_new(j, "deny_statement",
+                                f->exempt_from_deny && f->deny_statement >= 0
+                                    ? json_integer((json_int_t)f->deny_statement)
+                                    : json_null()) != 0)) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
 }

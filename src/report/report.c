@@ -57,8 +57,9 @@ static json_t *fix_json(const struct diagnosis *d)
     return json_null();
   json_t *o = policyfix_to_json(&d->fix);
   /* The complete repository policy to set, under the name issue #4's contract gives it too. */
-  if (o && d->fix.target && strcmp(d->fix.target, "repository_policy") == 0)
-    json_object_set(o, "repository_policy", json_object_get(o, "document"));
+  /* The document under the name of what it is: fix.repository_policy, fix.registry_policy. */
+  if (o && d->fix.target && strcmp(d->fix.target, "identity_policy") != 0)
+    json_object_set(o, d->fix.target, json_object_get(o, "document"));
   return o;
 }
 
@@ -288,7 +289,19 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
     return;
   const struct policy_fix *f = &d->fix;
   bool identity = f->target && strcmp(f->target, "identity_policy") == 0;
-  if (identity && !f->statement)
+  bool registry = f->target && strcmp(f->target, "registry_policy") == 0;
+  const char *doc_name = identity   ? "policy document"
+                         : registry ? "registry policy"
+                                    : "repository policy";
+  if (f->exempt_from_deny)
+    fprintf(out,
+            "\n%sFix%s: exempt the grant from the Deny at Statement[%ld] of the %s of %s%s in "
+            "account %s (the Deny stays for everyone else)\n",
+            st->bold, st->reset, f->deny_statement,
+            registry ? "private registry policy" : "repository policy",
+            registry ? "the registry, region " : d->ref.repository, registry ? d->ref.region : "",
+            d->ref.registry_id);
+  else if (identity && !f->statement)
     fprintf(out,
             "\n%sFix%s: attach the AWS managed policy AmazonEC2ContainerRegistryPullOnly to "
             "role %s\n",
@@ -322,8 +335,8 @@ static void text_fix(const struct diagnosis *d, const struct style *st, int widt
     print_wrapped(out, f->opens, 2, width);
   }
   if (f->document) {
-    fprintf(out, "\n%sComplete %s to set%s (every existing statement kept):\n", st->bold,
-            identity ? "policy document" : "repository policy", st->reset);
+    fprintf(out, "\n%sComplete %s to set%s (every existing statement kept):\n", st->bold, doc_name,
+            st->reset);
     print_json_block(out, f->document, "  ");
   } else if (!identity) {
     fputs("\n  ", out);

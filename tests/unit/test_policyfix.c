@@ -1,7 +1,8 @@
 /* Tests of the policy fix: every grant kind and the identity fix, the merge (statements kept
  * byte for byte and in order, Sid collisions, idempotency, the size limit and the merging that
- * fits it), verification, the cases in fixtures/policies/fix/, Terraform and CloudFormation
- * parsed back, and the aws CLI scripts run by sh against a fake `aws` on PATH. */
+ * fits it), the exemption from a repository or registry policy Deny, verification, the cases in
+ * fixtures/policies/fix/, Terraform and CloudFormation parsed back, and the aws CLI scripts run
+ * by sh against a fake `aws` on PATH. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1272,7 +1273,9 @@ static void test_terraform_cloudformation(void **state)
 
 /* A stand-in for `aws`: logs every call, serves get-repository-policy from get.json (or
  * get.err + exit 254, or "not found" when neither exists) and copies the --policy-text file
- * of set-repository-policy to set.json. */
+ * of set-repository-policy to set.json; get-registry-policy serves registry.json (the answer to
+ * --query policyText), put-registry-policy copies to set.json too, and sts get-caller-identity
+ * answers the account in account (632000001762 when absent). */
 static const char fake_aws[] =
     "#!/bin/sh\n"
     "state=\"$FAKE_AWS_STATE\"\n"
@@ -1298,6 +1301,20 @@ static const char fake_aws[] =
     "  done\n"
     "  exit 0;;\n"
     "'iam attach-role-policy') exit 0;;\n"
+    "'sts get-caller-identity')\n"
+    "  if [ -f \"$state/account\" ]; then cat \"$state/account\"; else echo 632000001762; fi\n"
+    "  exit 0;;\n"
+    "'ecr get-registry-policy')\n"
+    "  if [ -f \"$state/registry.json\" ]; then cat \"$state/registry.json\"; exit 0; fi\n"
+    "  echo 'An error occurred (RegistryPolicyNotFoundException) when calling the "
+    "GetRegistryPolicy operation: Registry policy does not exist' >&2\n"
+    "  exit 254;;\n"
+    "'ecr put-registry-policy')\n"
+    "  while [ $# -gt 0 ]; do\n"
+    "    if [ \"$1\" = --policy-text ]; then cp \"${2#file://}\" \"$state/set.json\"; fi\n"
+    "    shift\n"
+    "  done\n"
+    "  echo '{}'; exit 0;;\n"
     "esac\n"
     "echo \"fake aws: unexpected call: $*\" >&2\n"
     "exit 2\n";
@@ -1653,6 +1670,780 @@ static void test_script_role_and_identity(void **state)
   policyfix_release(&f);
 }
 
+/* ---- the exemption from a Deny --------------------------------------------------------- */
+
+#define REG_RESOURCE "arn:aws:ecr:ap-southeast-1:632000001762:repository/*"
+#define DENY_HEAD                                                                               \
+  "{\"Effect\":\"Deny\",\"Sid\":\"DenyPullFromOutside\",\"Principal\":\"*\",\"Action\":[\"ecr:" \
+  "BatchGetImage\",\"ecr:GetDownloadUrlForLayer\"],\"Resource\":\"" REG_RESOURCE "\""
+#define SEED_ROLE_ARN_EXEMPT "arn:aws:iam::722000009750:role/eks-node"
+
+/* A registry policy (V2) with a replication grant, the Deny that refuses the pull at
+ * Statement[1] (Effect before Sid: the key order must survive) and an unrelated Deny. cond is
+ * the Deny's Condition as JSON text, NULL for none. The caller frees the text. */
+static char *registry_policy_with(const char *cond)
+{
+  char *s = malloc(4096);
+  assert_non_null(s);
+  snprintf(s, 4096,
+           "{\"Version\": \"2012-10-17\",\n"
+           " \"Statement\": [\n"
+           "  {\"Sid\": \"ReplicateFromDr\", \"Effect\": \"Allow\",\n"
+           "   \"Principal\": {\"AWS\": \"arn:aws:iam::632000001799:root\"},\n"
+           "   \"Action\": [\"ecr:CreateRepository\", \"ecr:ReplicateImage\"],\n"
+           "   \"Resource\": \"" REG_RESOURCE "\"},\n"
+           "  {\"Effect\": \"Deny\", \"Sid\": \"DenyPullFromOutside\", \"Principal\": \"*\",\n"
+           "   \"Action\": [\"ecr:BatchGetImage\", \"ecr:GetDownloadUrlForLayer\"],\n"
+           "   \"Resource\": \"" REG_RESOURCE "\"%s%s},\n"
+           "  {\"Sid\": \"DenyDelete\", \"Effect\": \"Deny\", \"Principal\": \"*\",\n"
+           "   \"Action\": \"ecr:DeleteRepository\", \"Resource\": \"*\"}\n"
+           " ]}\n",
+           cond ? ",\n   \"Condition\": " : "", cond ? cond : "");
+  return s;
+}
+
+/* The repository policy the cross-account caller needs besides: the organization grant. */
+static const char repo_org_grant[] =
+    "{\"Version\":\"2012-10-17\",\"Statement\":[" ORG_STATEMENT "]}";
+
+/* A registry exemption request for the seed caller, with the repository policy granting. */
+static struct fix_request registry_request(enum fix_grant grant, const char *registry_text)
+{
+  struct fix_request r = seed_request(grant);
+  r.target = FIX_TARGET_REGISTRY_POLICY;
+  r.current_policy = registry_text;
+  r.deny_statement = 1;
+  r.repository_policy = repo_org_grant;
+  r.repository_policy_known = true;
+  if (grant == FIX_GRANT_ROLE || grant == FIX_GRANT_ROLE_CONDITION)
+    r.role_arn = SEED_ROLE_ARN_EXEMPT;
+  return r;
+}
+
+/* The compact text of Statement[i] of doc. */
+static char *statement_text(const json_t *doc, size_t i)
+{
+  json_t *st = json_object_get(doc, "Statement");
+  return compact(json_is_array(st) ? json_array_get(st, i) : st);
+}
+
+/* Every statement but Statement[changed] and every top-level member are byte for byte what
+ * before_text holds; Statement[changed] keeps its members but Condition, in order. */
+static void assert_only_statement_changed(const char *before_text, const json_t *after,
+                                          size_t changed)
+{
+  json_t *before = parse(before_text);
+  const char *key;
+  json_t *v;
+  json_object_foreach(before, key, v)
+  {
+    if (strcmp(key, "Statement") != 0)
+      assert_true(json_equal(v, json_object_get(after, key)));
+  }
+  json_t *bs = json_object_get(before, "Statement");
+  size_t n = json_is_array(bs) ? json_array_size(bs) : 1;
+  assert_int_equal(json_array_size(json_object_get(after, "Statement")), n);
+  for (size_t i = 0; i < n; i++) {
+    if (i == changed)
+      continue;
+    char *x = statement_text(before, i), *y = statement_text(after, i);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+  }
+  /* The changed statement: the same members in the same order, Condition last if it is new. */
+  json_t *b = json_array_get(bs, changed);
+  json_t *a = json_array_get(json_object_get(after, "Statement"), changed);
+  void *ait = json_object_iter(a);
+  json_object_foreach(b, key, v)
+  {
+    assert_non_null(ait);
+    assert_string_equal(key, json_object_iter_key(ait));
+    if (strcmp(key, "Condition") != 0)
+      assert_true(json_equal(v, json_object_iter_value(ait)));
+    ait = json_object_iter_next(a, ait);
+  }
+  if (ait)
+    assert_string_equal(json_object_iter_key(ait), "Condition");
+  json_decref(before);
+}
+
+/* Each grant's exemption on a Deny without a Condition, in the registry and the repository
+ * policy: exactly its negated condition is added and nothing else changes. */
+static void test_exempt_each_grant(void **state)
+{
+  (void)state;
+  static const struct {
+    enum fix_grant grant;
+    const char *cond;
+  } cases[] = {
+      {FIX_GRANT_ORG, "{\"StringNotEquals\":{\"aws:PrincipalOrgID\":[\"o-a1b2c3d4e5\"]}}"},
+      {FIX_GRANT_ACCOUNT, "{\"StringNotEquals\":{\"aws:PrincipalAccount\":[\"722000009750\"]}}"},
+      {FIX_GRANT_ROLE, "{\"ArnNotEquals\":{\"aws:PrincipalArn\":[\"" SEED_ROLE_ARN_EXEMPT "\"]}}"},
+      {FIX_GRANT_ROLE_CONDITION,
+       "{\"ArnNotEquals\":{\"aws:PrincipalArn\":[\"" SEED_ROLE_ARN_EXEMPT "\"]}}"},
+      {FIX_GRANT_OU,
+       "{\"ForAllValues:StringNotLike\":{\"aws:PrincipalOrgPaths\":[\"" SEED_OU_PATH "*\"]}}"},
+  };
+  char *text = registry_policy_with(NULL);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct fix_request r = registry_request(cases[i].grant, text);
+    struct policy_fix f;
+    build_any(&r, &f);
+    assert_string_equal(f.target, "registry_policy");
+    char want[1024];
+    snprintf(want, sizeof want, DENY_HEAD ",\"Condition\":%s}", cases[i].cond);
+    assert_json_text(f.statement, want);
+    assert_only_statement_changed(text, f.document, 1);
+    assert_true(f.exempt_from_deny);
+    assert_int_equal(f.deny_statement, 1);
+    assert_int_equal(f.basis, FIX_BASIS_READ);
+    assert_false(f.already_granted);
+    assert_int_equal(f.granted_by, -1);
+    assert_int_equal(f.grant, cases[i].grant);
+    assert_verified(&f);
+    assert_contains(f.opens, "Statement[1] (Sid DenyPullFromOutside)");
+    assert_contains(f.opens, "no longer denies");
+    assert_contains(f.opens, "every other principal");
+    if (cases[i].grant == FIX_GRANT_ROLE || cases[i].grant == FIX_GRANT_ROLE_CONDITION)
+      assert_string_equal(f.role_arn, SEED_ROLE_ARN_EXEMPT);
+    policyfix_release(&f);
+  }
+  free(text);
+
+  /* The same exemption on a repository policy's Deny (no Resource there). */
+  const char *repo =
+      "{\"Version\":\"2012-10-17\",\"Statement\":[" ORG_STATEMENT
+      ",{\"Sid\":\"DenyPull\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"ecr:*\"}]}";
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct fix_request r = registry_request(cases[i].grant, repo);
+    r.target = FIX_TARGET_REPOSITORY_POLICY;
+    r.exempt_from_deny = true;
+    r.repository_policy = NULL;
+    r.repository_policy_known = false;
+    struct policy_fix f;
+    build_ok(&r, &f);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"Sid\":\"DenyPull\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"ecr:*\","
+             "\"Condition\":%s}",
+             cases[i].cond);
+    assert_json_text(f.statement, want);
+    assert_only_statement_changed(repo, f.document, 1);
+    assert_verified(&f);
+    assert_lint_clean(f.document);
+    assert_contains(f.opens, "repository policy of audit/sa/cicd-runner");
+    assert_null(strstr(f.caveat, "every repository of registry"));
+    policyfix_release(&f);
+  }
+}
+
+/* A Deny that already has a Condition: a different operator stays and ours is added beside it;
+ * the same operator with another key gets our key (keys of one operator AND too). */
+static void test_exempt_existing_condition(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with("{\"NotIpAddress\": {\"aws:SourceIp\": \"10.0.0.0/8\"}}");
+  struct fix_request r = registry_request(FIX_GRANT_ORG, text);
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_json_text(f.statement, DENY_HEAD ",\"Condition\":{\"NotIpAddress\":{\"aws:SourceIp\":"
+                                          "\"10.0.0.0/8\"},\"StringNotEquals\":{\"aws:"
+                                          "PrincipalOrgID\":[\"o-a1b2c3d4e5\"]}}}");
+  assert_only_statement_changed(text, f.document, 1);
+  assert_verified(&f);
+  /* The caveat names what the Deny turns on: it may be the control to meet instead. */
+  assert_contains(f.caveat, "aws:SourceIp");
+  assert_contains(f.caveat, "written on purpose");
+  assert_contains(f.caveat, "every repository of registry 632000001762 in ap-southeast-1");
+  policyfix_release(&f);
+  free(text);
+
+  text = registry_policy_with("{\"StringNotEquals\": {\"aws:SourceVpce\": \"vpce-0a1b2c3d\"}}");
+  r = registry_request(FIX_GRANT_ACCOUNT, text);
+  build_any(&r, &f);
+  assert_json_text(f.statement,
+                   DENY_HEAD ",\"Condition\":{\"StringNotEquals\":{\"aws:SourceVpce\":\"vpce-"
+                             "0a1b2c3d\",\"aws:PrincipalAccount\":[\"722000009750\"]}}}");
+  assert_only_statement_changed(text, f.document, 1);
+  assert_verified(&f);
+  assert_contains(f.caveat, "aws:SourceVpce");
+  policyfix_release(&f);
+  free(text);
+}
+
+/* True when a session of role role_name in account (in organization org at org path path;
+ * NULL: none) is refused ecr:BatchGetImage by Statement[stmt] of the registry policy doc (the
+ * repository policy granting everyone in o-a1b2c3d4e5, the identity side allowing). */
+static bool registry_denies(const json_t *doc, size_t stmt, const char *account, const char *org,
+                            const char *path, const char *role_name)
+{
+  char *text = compact(doc);
+  struct policy *reg = NULL, *repo = NULL, *id = NULL;
+  static const char id_doc[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                               "\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}";
+  assert_int_equal(policy_parse(text, strlen(text), &reg, NULL), ERR_OK);
+  assert_int_equal(policy_parse(repo_org_grant, strlen(repo_org_grant), &repo, NULL), ERR_OK);
+  assert_int_equal(policy_parse(id_doc, strlen(id_doc), &id, NULL), ERR_OK);
+  char arn[256], role[256];
+  snprintf(arn, sizeof arn, "arn:aws:sts::%s:assumed-role/%s/s", account, role_name);
+  snprintf(role, sizeof role, "arn:aws:iam::%s:role/%s", account, role_name);
+  const char *paths[1] = {path};
+  const struct policy *ids[1] = {id};
+  struct policy_request req = {0};
+  req.principal.type = POLICY_PRINCIPAL_ASSUMED_ROLE;
+  req.principal.arn = arn;
+  req.principal.role_arn = role;
+  req.principal.account = account;
+  req.principal.org_id = org;
+  req.principal.org_paths = path ? paths : NULL;
+  req.principal.n_org_paths = path ? 1 : 0;
+  req.action = "ecr:BatchGetImage";
+  req.resource = "arn:aws:ecr:ap-southeast-1:632000001762:repository/audit/sa/cicd-runner";
+  req.identity_policies = ids;
+  req.n_identity_policies = 1;
+  req.resource_policy = repo;
+  req.registry_policy = reg;
+  req.registry_scope = POLICY_REGISTRY_V2;
+  struct policy_decision d;
+  assert_int_equal(policy_evaluate(&req, &d, NULL), ERR_OK);
+  bool denied = false;
+  for (size_t i = 0; i < d.n_decisive; i++)
+    if (d.decision == POLICY_EXPLICIT_DENY && d.decisive[i].slot.kind == POLICY_SLOT_REGISTRY &&
+        d.decisive[i].statement == stmt)
+      denied = true;
+  policy_free(reg);
+  policy_free(repo);
+  policy_free(id);
+  free(text);
+  return denied;
+}
+
+/* Principals for registry_denies: the caller (role eks-node), an account outside every
+ * organization, an account of the organization in another OU, another role of the caller's
+ * account. */
+#define CALLER "722000009750", "o-a1b2c3d4e5", SEED_OU_PATH, "eks-node"
+#define OUTSIDER "999999999999", NULL, NULL, "other"
+#define SIBLING "333333333333", "o-a1b2c3d4e5", "o-a1b2c3d4e5/r-ab12/ou-ab12-22222222/", "other"
+#define SAME_ACCOUNT_OTHER_ROLE "722000009750", "o-a1b2c3d4e5", SEED_OU_PATH, "other"
+
+/* No widening: with each exemption the caller passes the Deny, and every principal outside the
+ * grant that it refused before is still refused by it, proved with the evaluator. */
+static void test_exempt_no_widening(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with(NULL);
+  json_t *before = parse(text);
+  assert_true(registry_denies(before, 1, CALLER));
+  assert_true(registry_denies(before, 1, OUTSIDER));
+  assert_true(registry_denies(before, 1, SIBLING));
+  assert_true(registry_denies(before, 1, SAME_ACCOUNT_OTHER_ROLE));
+  json_decref(before);
+  static const enum fix_grant grants[] = {FIX_GRANT_ORG, FIX_GRANT_ACCOUNT, FIX_GRANT_ROLE,
+                                          FIX_GRANT_ROLE_CONDITION, FIX_GRANT_OU};
+  for (size_t i = 0; i < sizeof grants / sizeof grants[0]; i++) {
+    enum fix_grant g = grants[i];
+    struct fix_request r = registry_request(g, text);
+    struct policy_fix f;
+    build_any(&r, &f);
+    assert_verified(&f);
+    assert_false(registry_denies(f.document, 1, CALLER));
+    /* An account outside every organization has no aws:PrincipalOrgID nor PrincipalOrgPaths:
+     * the negated operators (and ForAllValues:) keep denying it. */
+    assert_true(registry_denies(f.document, 1, OUTSIDER));
+    assert_int_equal(registry_denies(f.document, 1, SIBLING), g != FIX_GRANT_ORG);
+    assert_int_equal(registry_denies(f.document, 1, SAME_ACCOUNT_OTHER_ROLE),
+                     g == FIX_GRANT_ROLE || g == FIX_GRANT_ROLE_CONDITION);
+    assert_contains(f.verification, "still refuses");
+    assert_contains(f.verification, "an account outside the organization");
+    policyfix_release(&f);
+  }
+
+  /* Why ForAllValues: the same exemption written with ForAnyValue: lets the outsider through
+   * (a missing key makes ForAnyValue false), so policyfix_exempt refuses that operator. */
+  json_t *doc = NULL;
+  bool already = false;
+  struct err e = {0};
+  assert_int_equal(policyfix_exempt(text, 1, "ForAnyValue:StringNotLike", "aws:PrincipalOrgPaths",
+                                    SEED_OU_PATH "*", &doc, &already, &e),
+                   ERR_INVALID);
+  assert_null(doc);
+  assert_contains(e.msg, "ForAnyValue:StringNotLike");
+  char *bad = registry_policy_with("{\"ForAnyValue:StringNotLike\": {\"aws:PrincipalOrgPaths\": "
+                                   "[\"" SEED_OU_PATH "*\"]}}");
+  json_t *bad_doc = parse(bad);
+  assert_false(registry_denies(bad_doc, 1, OUTSIDER));
+  json_decref(bad_doc);
+  free(bad);
+  /* A positive operator would OR into the Deny instead of exempting: refused too. */
+  assert_int_equal(policyfix_exempt(text, 1, "StringEquals", "aws:PrincipalOrgID", "o-a1b2c3d4e5",
+                                    &doc, &already, &e),
+                   ERR_INVALID);
+  free(text);
+}
+
+/* The same operator and key already there: the value is added to its list (NOR for a negated
+ * operator: exempt one more value and nothing else), a string becoming an array, no
+ * duplicate; operator and key matched case-insensitively. */
+static void test_exempt_same_operator_key(void **state)
+{
+  (void)state;
+  char *text =
+      registry_policy_with("{\"StringNotEquals\": {\"aws:PrincipalOrgID\": \"o-zzzzzzzzzz\"}}");
+  struct fix_request r = registry_request(FIX_GRANT_ORG, text);
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_json_text(f.statement,
+                   DENY_HEAD ",\"Condition\":{\"StringNotEquals\":{\"aws:"
+                             "PrincipalOrgID\":[\"o-zzzzzzzzzz\",\"o-a1b2c3d4e5\"]}}}");
+  assert_verified(&f);
+  /* The org exempt before still is, the outsider is still refused. */
+  assert_false(registry_denies(f.document, 1, "444444444444", "o-zzzzzzzzzz", NULL, "other"));
+  assert_true(registry_denies(f.document, 1, OUTSIDER));
+  assert_false(registry_denies(f.document, 1, CALLER));
+  policyfix_release(&f);
+  free(text);
+
+  text = registry_policy_with(
+      "{\"stringNotEquals\": {\"AWS:principalaccount\": [\"111111111111\", \"222222222222\"]}}");
+  r = registry_request(FIX_GRANT_ACCOUNT, text);
+  build_any(&r, &f);
+  assert_json_text(f.statement, DENY_HEAD ",\"Condition\":{\"stringNotEquals\":{\"AWS:"
+                                          "principalaccount\":[\"111111111111\",\"222222222222\","
+                                          "\"722000009750\"]}}}");
+  assert_verified(&f);
+  policyfix_release(&f);
+  free(text);
+
+  /* Already listed, among others: nothing changes. */
+  text = registry_policy_with("{\"ArnNotEquals\": {\"aws:PrincipalArn\": "
+                              "[\"arn:aws:iam::722000009750:role/ci\", \"" SEED_ROLE_ARN_EXEMPT
+                              "\"]}}");
+  r = registry_request(FIX_GRANT_ROLE, text);
+  build_any(&r, &f);
+  assert_true(f.already_granted);
+  assert_int_equal(f.granted_by, 1);
+  assert_only_statement_changed(text, f.document, 1);
+  json_t *before = parse(text);
+  assert_true(json_equal(before, f.document));
+  json_decref(before);
+  policyfix_release(&f);
+  free(text);
+}
+
+/* Statement indexes that are not a Deny, or not there; requests an exemption cannot use. */
+static void test_exempt_invalid(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with(NULL);
+  struct fix_request r = registry_request(FIX_GRANT_ORG, text);
+  struct policy_fix f;
+  struct err e = {0};
+
+  r.deny_statement = 0; /* the replication Allow */
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "Statement[0] (Sid ReplicateFromDr) is an Allow, not a Deny");
+  assert_contains(e.msg, "registry policy");
+  assert_null(f.document);
+  policyfix_release(&f);
+
+  r.deny_statement = 3;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "Statement[3] is out of range: the policy has 3 statements");
+  policyfix_release(&f);
+
+  r.deny_statement = (size_t)-1;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "out of range");
+  policyfix_release(&f);
+
+  /* A single-object Statement is Statement[0]. */
+  const char *single = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\","
+                       "\"Principal\":\"*\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}}";
+  r = registry_request(FIX_GRANT_ORG, single);
+  r.deny_statement = 0;
+  build_any(&r, &f);
+  assert_true(json_is_object(json_object_get(f.document, "Statement")));
+  assert_json_text(f.document, "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\","
+                               "\"Principal\":\"*\",\"Action\":\"ecr:*\",\"Resource\":\"*\","
+                               "\"Condition\":{\"StringNotEquals\":{\"aws:PrincipalOrgID\":[\"o-"
+                               "a1b2c3d4e5\"]}}}}");
+  assert_verified(&f);
+  policyfix_release(&f);
+  r.deny_statement = 1;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "out of range: the policy has 1 statement ");
+  policyfix_release(&f);
+
+  /* The policy must have been read. */
+  r = registry_request(FIX_GRANT_ORG, text);
+  r.current_known = false;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "needs the registry policy as read");
+  policyfix_release(&f);
+  r.current_known = true;
+  r.current_policy = NULL;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  policyfix_release(&f);
+
+  /* Not a policy: refused, never overwritten. */
+  r.current_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Efect\":\"Deny\"}]}";
+  r.deny_statement = 0;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_PARSE);
+  assert_contains(e.msg, "Efect");
+  policyfix_release(&f);
+  r.current_policy = "{\"Statement\": [";
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_PARSE);
+  policyfix_release(&f);
+
+  /* An identity fix cannot exempt. */
+  r = seed_request(FIX_GRANT_ORG);
+  r.target = FIX_TARGET_IDENTITY_POLICY;
+  r.exempt_from_deny = true;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "cannot exempt");
+  policyfix_release(&f);
+
+  /* An account exemption for the registry's own account is a change (unlike its grant). */
+  r = registry_request(FIX_GRANT_ACCOUNT, text);
+  r.caller_account = "632000001762";
+  r.principal_arn = "arn:aws:sts::632000001762:assumed-role/builder/s";
+  r.org_paths = NULL;
+  r.n_org_paths = 0;
+  build_any(&r, &f);
+  char *st = compact(f.statement);
+  assert_contains(st, "\"aws:PrincipalAccount\":[\"632000001762\"]");
+  free(st);
+  assert_verified(&f);
+  policyfix_release(&f);
+  free(text);
+
+  /* Too large: the document with the exemption would pass ECR's limit. */
+  char *big = malloc(POLICYFIX_MAX_DOCUMENT_CHARS + 512);
+  assert_non_null(big);
+  size_t n = (size_t)snprintf(big, 512, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"");
+  size_t fill = POLICYFIX_MAX_DOCUMENT_CHARS - 120;
+  memset(big + n, 'A', fill);
+  n += fill;
+  snprintf(big + n, 512,
+           "\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"ecr:*\",\"Resource\":\"*\"}]}");
+  r = registry_request(FIX_GRANT_ORG, big);
+  r.deny_statement = 0;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_TOO_LARGE);
+  assert_contains(e.msg, "over ECR's limit of 10240");
+  policyfix_release(&f);
+  free(big);
+}
+
+/* The fix applied to its own output changes nothing, compact or pretty. */
+static void test_exempt_idempotent(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with("{\"NotIpAddress\": {\"aws:SourceIp\": \"10.0.0.0/8\"}}");
+  static const enum fix_grant grants[] = {FIX_GRANT_ORG, FIX_GRANT_ACCOUNT, FIX_GRANT_ROLE,
+                                          FIX_GRANT_OU};
+  for (size_t i = 0; i < sizeof grants / sizeof grants[0]; i++) {
+    struct fix_request r = registry_request(grants[i], text);
+    struct policy_fix f;
+    build_any(&r, &f);
+    assert_false(f.already_granted);
+    for (int pretty = 0; pretty < 2; pretty++) {
+      char *again_text =
+          json_dumps(f.document, JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(4) : JSON_COMPACT));
+      struct fix_request again = r;
+      again.current_policy = again_text;
+      struct policy_fix g;
+      build_any(&again, &g);
+      assert_true(g.already_granted);
+      assert_int_equal(g.granted_by, 1);
+      assert_true(json_equal(g.document, f.document));
+      char *want = compact(f.document);
+      assert_json_text(g.document, want);
+      free(want);
+      assert_contains(g.aws_cli, "nothing to change");
+      assert_null(strstr(g.aws_cli, "put-registry-policy"));
+      assert_verified(&g);
+      policyfix_release(&g);
+      free(again_text);
+    }
+    policyfix_release(&f);
+  }
+  free(text);
+}
+
+/* The statements the fix does not touch survive byte for byte, with the Version and Id. */
+static void test_exempt_unrelated_survive(void **state)
+{
+  (void)state;
+  /* unrelated_policy's Statement[4] DenyWithoutTls is the Deny (its Bool condition stays). */
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.current_policy = unrelated_policy;
+  r.exempt_from_deny = true;
+  r.deny_statement = 4;
+  struct policy_fix f;
+  build_ok(&r, &f);
+  assert_only_statement_changed(unrelated_policy, f.document, 4);
+  assert_json_text(f.statement,
+                   "{\"Sid\":\"DenyWithoutTls\",\"Effect\":\"Deny\",\"Principal\":\"*\","
+                   "\"Action\":\"ecr:*\",\"Condition\":{\"Bool\":{\"aws:SecureTransport\":"
+                   "\"false\"},\"StringNotEquals\":{\"aws:PrincipalOrgID\":[\"o-a1b2c3d4e5\"]}}}");
+  assert_string_equal(json_string_value(json_object_get(f.document, "Id")), "platform-images");
+  /* Offline the TLS Deny did not refuse the caller (no aws:SecureTransport): said, not failed.
+   * The pull also lacks an Allow across accounts: said, and not verified. */
+  assert_false(f.verified);
+  assert_contains(f.verification, "does not grant the pull either");
+  policyfix_release(&f);
+
+  /* existing_policy's Deny (Statement[0]) carries a policy variable and two conditions. */
+  r.current_policy = existing_policy;
+  r.deny_statement = 0;
+  build_ok(&r, &f);
+  assert_only_statement_changed(existing_policy, f.document, 0);
+  assert_string_equal(json_string_value(json_object_get(f.document, "Version")), "2008-10-17");
+  assert_non_null(strstr(f.terraform, "$${aws:PrincipalTag/team}"));
+  policyfix_release(&f);
+}
+
+/* The registry fix's texts: the script reads, checks and puts the registry policy; Terraform
+ * and CloudFormation hold the whole document. */
+static void test_exempt_registry_outputs(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with(NULL);
+  struct fix_request r = registry_request(FIX_GRANT_ORG, text);
+  struct policy_fix f;
+  build_any(&r, &f);
+  char sha[65];
+  crypto_sha256_hex(text, strlen(text), sha);
+  assert_string_equal(f.based_on_sha256, sha);
+  assert_contains(f.aws_cli, "aws ecr get-registry-policy --region \"$REGION\" --query policyText");
+  assert_contains(f.aws_cli, "aws ecr put-registry-policy --region \"$REGION\"");
+  assert_contains(f.aws_cli, "--policy-text \"file://$work/new.json\"");
+  assert_contains(f.aws_cli, "REGION='ap-southeast-1'");
+  assert_contains(f.aws_cli, "REGISTRY_ID='632000001762'");
+  assert_contains(f.aws_cli, sha);
+  assert_contains(f.aws_cli, "aws sts get-caller-identity");
+  assert_null(strstr(f.aws_cli, "set-repository-policy"));
+  const char *secrets[] = {"AWS_SECRET_ACCESS_KEY",
+                           "aws_secret_access_key",
+                           "SessionToken",
+                           "AWS_SESSION_TOKEN",
+                           "AKIA",
+                           "ASIA"};
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+    assert_null(strstr(f.aws_cli, secrets[i]));
+    assert_null(strstr(f.terraform, secrets[i]));
+    assert_null(strstr(f.cloudformation, secrets[i]));
+  }
+  assert_contains(f.terraform, "resource \"aws_ecr_registry_policy\" \"registry_ap_southeast_1\"");
+  assert_null(strstr(f.terraform, "aws_ecr_repository_policy"));
+  json_t *tf = terraform_document(f.terraform);
+  assert_true(json_equal(tf, f.document));
+  json_decref(tf);
+  assert_contains(f.cloudformation, "  Type: AWS::ECR::RegistryPolicy\n"
+                                    "  Properties:\n"
+                                    "    PolicyText:\n");
+  const char *cfn_doc = strstr(f.cloudformation, "PolicyText:\n");
+  json_t *cfn = parse(cfn_doc + strlen("PolicyText:\n"));
+  assert_true(json_equal(cfn, f.document));
+  json_decref(cfn);
+  assert_null(strstr(f.cloudformation, "RepositoryPolicyText"));
+
+  json_t *j = policyfix_to_json(&f);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "target")), "registry_policy");
+  assert_string_equal(json_string_value(json_object_get(j, "grant")), "org");
+  assert_string_equal(json_string_value(json_object_get(j, "basis")), "read");
+  assert_true(json_is_true(json_object_get(j, "exempt_from_deny")));
+  assert_int_equal(json_integer_value(json_object_get(j, "deny_statement")), 1);
+  assert_true(json_equal(json_object_get(j, "document"), f.document));
+  json_decref(j);
+  policyfix_release(&f);
+  free(text);
+
+  /* A grant fix carries the new keys too, empty. */
+  struct fix_request g = seed_request(FIX_GRANT_ORG);
+  build_ok(&g, &f);
+  j = policyfix_to_json(&f);
+  assert_true(json_is_false(json_object_get(j, "exempt_from_deny")));
+  assert_true(json_is_null(json_object_get(j, "deny_statement")));
+  assert_int_equal(f.deny_statement, -1);
+  json_decref(j);
+  policyfix_release(&f);
+}
+
+/* Verification: true on a good case, and says what it could not check or what still refuses. */
+static void test_exempt_verification(void **state)
+{
+  (void)state;
+  char *text = registry_policy_with(NULL);
+  struct fix_request r = registry_request(FIX_GRANT_ORG, text);
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_verified(&f);
+  assert_contains(f.verification, "and the repository policy as given");
+  assert_contains(f.verification, "resource-element left out");
+  policyfix_release(&f);
+
+  /* The repository policy not given: only "no longer denied", and said so. */
+  r.repository_policy = NULL;
+  r.repository_policy_known = false;
+  build_any(&r, &f);
+  assert_verified(&f);
+  assert_contains(f.verification, "only that the registry policy no longer denies");
+  policyfix_release(&f);
+
+  /* Given, and it does not grant the cross-account pull: not verified, and why. */
+  r.repository_policy_known = true;
+  build_any(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "ImplicitDeny");
+  assert_contains(f.verification, "pass its document as repository_policy");
+  policyfix_release(&f);
+  free(text);
+
+  /* Another Deny refuses the caller as well: the exemption of one is not enough. */
+  const char *two =
+      "{\"Version\":\"2012-10-17\",\"Statement\":["
+      "{\"Sid\":\"DenyA\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"ecr:BatchGetImage\","
+      "\"Resource\":\"*\"},"
+      "{\"Sid\":\"DenyB\",\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"ecr:*\","
+      "\"Resource\":\"*\",\"Condition\":{\"StringNotEquals\":{\"aws:PrincipalAccount\":"
+      "\"111111111111\"}}}]}";
+  r = registry_request(FIX_GRANT_ORG, two);
+  r.deny_statement = 0;
+  build_any(&r, &f);
+  assert_false(f.verified);
+  assert_contains(f.verification, "still refused ecr:BatchGetImage");
+  assert_contains(f.verification, "registry_policy Statement[1] (Sid DenyB)");
+  policyfix_release(&f);
+
+  /* The combination of the header: the grant built first, its document given to the
+   * registry exemption. */
+  char *reg = registry_policy_with(NULL);
+  const char *repo_none = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"CiPush\","
+                          "\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::"
+                          "632000001762:role/ci\"},\"Action\":\"ecr:PutImage\"}]}";
+  struct fix_request grant = seed_request(FIX_GRANT_ORG);
+  grant.current_policy = repo_none;
+  struct policy_fix gf;
+  build_ok(&grant, &gf);
+  char *granted = compact(gf.document);
+  r = registry_request(FIX_GRANT_ORG, reg);
+  r.repository_policy = granted;
+  build_any(&r, &f);
+  assert_verified(&f);
+  policyfix_release(&f);
+  r.repository_policy = repo_none; /* without the grant: not verified */
+  build_any(&r, &f);
+  assert_false(f.verified);
+  policyfix_release(&f);
+  free(granted);
+  policyfix_release(&gf);
+  free(reg);
+}
+
+/* The registry script run: reads, checks the checksum and the account, backs up, puts. */
+static void test_script_registry_exemption(void **state)
+{
+  struct sandbox *sb = *state;
+  if (!tools_present())
+    skip();
+  char *text = registry_policy_with(NULL);
+  struct fix_request r = registry_request(FIX_GRANT_OU, text);
+  struct policy_fix f;
+  build_any(&r, &f);
+  json_t *answer = json_string(text);
+  char *served = json_dumps(answer, JSON_ENCODE_ANY);
+
+  sandbox_reset(sb);
+  file_write(sb_path(sb, "state/registry.json"), served, 0);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_set_document(sb, f.document);
+  assert_file_contains(sb, "state/calls.log",
+                       "ecr get-registry-policy --region ap-southeast-1 --query policyText "
+                       "--output json");
+  assert_file_contains(sb, "state/calls.log",
+                       "ecr put-registry-policy --region ap-southeast-1 --policy-text file://");
+  assert_file_contains(sb, "out", "to undo: aws ecr put-registry-policy");
+  /* The backup holds the policy read, byte for byte (its final newline included). */
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cmp -s '%s/cwd/'ecr-registry-policy-632000001762-ap-southeast-1-*.json "
+           "- <<'EOF'\n%sEOF\n",
+           sb->root, text);
+  assert_int_equal(system(cmd), 0);
+
+  /* Changed since it was read: stopped, nothing put. */
+  sandbox_reset(sb);
+  char *changed = compact(f.document);
+  json_t *ch = json_string(changed);
+  char *served_changed = json_dumps(ch, JSON_ENCODE_ANY);
+  file_write(sb_path(sb, "state/registry.json"), served_changed, 0);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 1);
+  assert_no_set(sb);
+  assert_file_contains(sb, "err", "the registry policy changed since ecrdiag read it");
+
+  /* Credentials of another account: stopped before reading. */
+  sandbox_reset(sb);
+  file_write(sb_path(sb, "state/registry.json"), served, 0);
+  file_write(sb_path(sb, "state/account"), "722000009750\n", 0);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 1);
+  assert_no_set(sb);
+  assert_file_contains(sb, "err", "not 632000001762's");
+
+  json_decref(answer);
+  json_decref(ch);
+  free(served);
+  free(served_changed);
+  free(changed);
+  policyfix_release(&f);
+  free(text);
+}
+
+/* A repository policy with both the Deny and no grant for the caller: the exemption, then the
+ * grant built on its document; the two scripts run in that order. */
+static void test_script_repository_exemption_then_grant(void **state)
+{
+  struct sandbox *sb = *state;
+  if (!tools_present())
+    skip();
+  const char *live = "{\"Version\": \"2012-10-17\", \"Statement\": [\n"
+                     "  {\"Sid\": \"DenyOutsideOrg\", \"Effect\": \"Deny\", \"Principal\": \"*\",\n"
+                     "   \"Action\": \"ecr:*\"}]}\n";
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.current_policy = live;
+  r.exempt_from_deny = true;
+  r.deny_statement = 0;
+  struct policy_fix ex;
+  build_ok(&r, &ex);
+  assert_false(ex.verified); /* the grant is missing too */
+  char *after_exempt = compact(ex.document);
+
+  struct fix_request g = seed_request(FIX_GRANT_ORG);
+  g.current_policy = after_exempt;
+  struct policy_fix gf;
+  build_ok(&g, &gf);
+  assert_verified(&gf);
+
+  sandbox_reset(sb);
+  sandbox_serve(sb, live);
+  assert_int_equal(sandbox_run(sb, ex.aws_cli), 0);
+  assert_set_document(sb, ex.document);
+  char *set = sandbox_file(sb, "state/set.json");
+  assert_string_equal(set, after_exempt);
+  assert_file_contains(sb, "state/calls.log", "ecr set-repository-policy --registry-id");
+
+  sandbox_reset(sb);
+  sandbox_serve(sb, set);
+  assert_int_equal(sandbox_run(sb, gf.aws_cli), 0);
+  assert_set_document(sb, gf.document);
+  free(set);
+  free(after_exempt);
+  policyfix_release(&ex);
+  policyfix_release(&gf);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1684,6 +2475,19 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_script_already_granted, sandbox_setup, sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_merged_to_fit, sandbox_setup, sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_role_and_identity, sandbox_setup,
+                                      sandbox_teardown),
+      cmocka_unit_test(test_exempt_each_grant),
+      cmocka_unit_test(test_exempt_existing_condition),
+      cmocka_unit_test(test_exempt_no_widening),
+      cmocka_unit_test(test_exempt_same_operator_key),
+      cmocka_unit_test(test_exempt_invalid),
+      cmocka_unit_test(test_exempt_idempotent),
+      cmocka_unit_test(test_exempt_unrelated_survive),
+      cmocka_unit_test(test_exempt_registry_outputs),
+      cmocka_unit_test(test_exempt_verification),
+      cmocka_unit_test_setup_teardown(test_script_registry_exemption, sandbox_setup,
+                                      sandbox_teardown),
+      cmocka_unit_test_setup_teardown(test_script_repository_exemption_then_grant, sandbox_setup,
                                       sandbox_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
