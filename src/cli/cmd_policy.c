@@ -253,8 +253,9 @@ int cmd_policy_lint(int argc, char **argv)
   int status = EXIT_USAGE;
   struct err e;
   err_clear(&e);
-  struct buf text;
+  struct buf text, repo_text;
   buf_init(&text, POLICY_MAX_BYTES);
+  buf_init(&repo_text, POLICY_MAX_BYTES);
   struct policylint_report rep = {0};
   json_t *out = NULL;
   enum err_code rc = read_all(path, &text, &e);
@@ -305,6 +306,8 @@ struct fix_cli {
   const char *ou_path;
   const char *org_path;
   const char *target;
+  const char *exempt_deny;
+  const char *repository_policy;
   bool managed;
   const char *output;
   bool help;
@@ -332,7 +335,13 @@ static const struct opt fix_options[] = {
     {"--org-path", OPT_VALUE, "PATH", FIX_AT(org_path),
      "the puller's aws:PrincipalOrgPaths: its OU, for --grant ou and verification"},
     {"--target", OPT_VALUE, "WHAT", FIX_AT(target),
-     "repository (the repository policy, default) or identity (the role's IAM policy)"},
+     "repository (the repository policy, default), identity (the role's IAM policy) or "
+     "registry (the private registry policy given with --current; implies --exempt-deny)"},
+    {"--exempt-deny", OPT_VALUE, "N", FIX_AT(exempt_deny),
+     "the pull is refused by the Deny at Statement[N] of --current: exempt the grant from it "
+     "instead of adding an Allow"},
+    {"--repository-policy", OPT_VALUE, "FILE|-", FIX_AT(repository_policy),
+     "with --target registry: the repository policy, to verify the fix with it"},
     {"--managed", OPT_FLAG, NULL, FIX_AT(managed),
      "with --target identity: attach AmazonEC2ContainerRegistryPullOnly instead"},
     {"--output", OPT_VALUE, "text|json", FIX_AT(output), "what to print (default text)"},
@@ -393,11 +402,20 @@ static void print_json_text(const json_t *j)
 static void fix_print_text(const struct policy_fix *f)
 {
   bool identity = strcmp(f->target, "identity_policy") == 0;
+  bool registry = strcmp(f->target, "registry_policy") == 0;
   if (identity)
     printf("Fix: the IAM policy of role %s, to pull from %s\n", f->role_arn, f->arn);
+  else if (f->exempt_from_deny)
+    printf("Fix: exempt the grant (%s) from the Deny at Statement[%ld] of the %s, to pull from "
+           "%s\n",
+           policyfix_grant_name(f->grant), f->deny_statement,
+           registry ? "private registry policy" : "repository policy", f->arn);
   else
     printf("Fix: the repository policy of %s (grant %s)\n", f->arn, policyfix_grant_name(f->grant));
-  if (f->already_granted)
+  if (f->already_granted && f->exempt_from_deny)
+    printf("Nothing to change: the Deny at Statement[%ld] already exempts this grant.\n",
+           f->granted_by);
+  else if (f->already_granted)
     printf("Nothing to change: Statement[%ld] of the current policy already grants this pull.\n",
            f->granted_by);
   printf("\nWhat it opens: %s\n", f->opens);
@@ -407,13 +425,16 @@ static void fix_print_text(const struct policy_fix *f)
   if (f->statement) {
     /* The managed policy's statement is AWS's, shown for what it allows: nothing to paste. */
     printf("\n%s:\n", identity && !f->document ? "What the managed policy allows"
+                      : f->exempt_from_deny    ? "The Deny, with the exemption"
                                                : "The statement that grants the pull");
     print_json_text(f->statement);
   }
   if (f->document) {
-    printf("\n%s:\n", identity ? "The inline policy"
-                               : "The complete repository policy to set (every existing "
-                                 "statement kept)");
+    printf("\n%s:\n", identity   ? "The inline policy"
+                      : registry ? "The complete registry policy to set (every existing "
+                                   "statement kept)"
+                                 : "The complete repository policy to set (every existing "
+                                   "statement kept)");
     print_json_text(f->document);
   }
   printf("\n---- aws CLI ----\n%s", f->aws_cli);
@@ -458,13 +479,52 @@ int cmd_policy_fix(int argc, char **argv)
             cli.grant);
     return EXIT_USAGE;
   }
-  if (cli.target && strcmp(cli.target, "repository") && strcmp(cli.target, "identity")) {
-    fprintf(stderr, "ecrdiag policy fix: unknown --target '%s' (repository or identity)\n",
+  static const struct {
+    const char *name;
+    enum fix_target target;
+  } targets[] = {
+      {"repository", FIX_TARGET_REPOSITORY_POLICY},
+      {"identity", FIX_TARGET_IDENTITY_POLICY},
+      {"registry", FIX_TARGET_REGISTRY_POLICY},
+  };
+  size_t t = 0;
+  while (cli.target && t < sizeof targets / sizeof targets[0] &&
+         strcmp(cli.target, targets[t].name))
+    t++;
+  if (t == sizeof targets / sizeof targets[0]) {
+    fprintf(stderr,
+            "ecrdiag policy fix: unknown --target '%s' (repository, identity or registry)\n",
             cli.target);
     return EXIT_USAGE;
   }
-  req.target = cli.target && !strcmp(cli.target, "identity") ? FIX_TARGET_IDENTITY_POLICY
-                                                             : FIX_TARGET_REPOSITORY_POLICY;
+  req.target = targets[t].target;
+  if (cli.exempt_deny) {
+    char *end = NULL;
+    unsigned long n = strtoul(cli.exempt_deny, &end, 10);
+    if (!*cli.exempt_deny || *end || cli.exempt_deny[0] == '-') {
+      fprintf(stderr,
+              "ecrdiag policy fix: --exempt-deny '%s' is not a statement index (0, 1, ...)\n",
+              cli.exempt_deny);
+      return EXIT_USAGE;
+    }
+    req.exempt_from_deny = true;
+    req.deny_statement = (size_t)n;
+  }
+  bool registry = req.target == FIX_TARGET_REGISTRY_POLICY;
+  if ((req.exempt_from_deny || registry) && !cli.current) {
+    fprintf(stderr, "ecrdiag policy fix: an exemption from a Deny needs the policy that holds it: "
+                    "give --current FILE\n");
+    return EXIT_USAGE;
+  }
+  if (registry && !req.exempt_from_deny) {
+    fprintf(stderr, "ecrdiag policy fix: --target registry exempts the grant from a Deny of the "
+                    "registry policy: give --exempt-deny N\n");
+    return EXIT_USAGE;
+  }
+  if (cli.repository_policy && !registry) {
+    fprintf(stderr, "ecrdiag policy fix: --repository-policy goes with --target registry\n");
+    return EXIT_USAGE;
+  }
   req.attach_managed = cli.managed;
   req.partition = ra.partition;
   req.region = ra.region;
@@ -498,8 +558,9 @@ int cmd_policy_fix(int argc, char **argv)
   int status = EXIT_USAGE;
   struct err e;
   err_clear(&e);
-  struct buf text;
+  struct buf text, repo_text;
   buf_init(&text, POLICY_MAX_BYTES);
+  buf_init(&repo_text, POLICY_MAX_BYTES);
   struct policy_fix f;
   memset(&f, 0, sizeof f);
   json_t *out = NULL;
@@ -512,6 +573,14 @@ int cmd_policy_fix(int argc, char **argv)
     req.current_policy = buf_str(&text);
   } else if (cli.no_current_policy) {
     req.current_known = true;
+  }
+  if (cli.repository_policy) {
+    if (read_all(cli.repository_policy, &repo_text, &e)) {
+      fprintf(stderr, "ecrdiag policy fix: %s\n", e.msg);
+      goto out;
+    }
+    req.repository_policy_known = true;
+    req.repository_policy = buf_str(&repo_text);
   }
   enum err_code rc = policyfix_build(&req, &f, &e);
   if (rc == ERR_TOO_LARGE) {
@@ -538,6 +607,7 @@ out:
   json_decref(out);
   policyfix_release(&f);
   buf_release(&text);
+  buf_release(&repo_text);
   return status;
 }
 
