@@ -1472,18 +1472,25 @@ out:
   free(seen);
 }
 
+/* A policy read: *text takes it over. True when the answer is the truth: the policy, or AWS's
+ * not_found code saying there is none (*text stays NULL). */
+static bool take_policy(struct fetch *f, const char *not_found, char **text)
+{
+  if (f->rc == ERR_OK) {
+    *text = f->text;
+    f->text = NULL;
+    return true;
+  }
+  return code_is(&f->call, not_found, NULL);
+}
+
 /* The repository policy as the caller sees it: readable only when a policy grants it
  * ecr:GetRepositoryPolicy (or the caller is in the registry account). Unreadable is normal. */
 static void read_policy(struct probe *p, struct fetch *f)
 {
-  if (f->rc == ERR_OK) {
-    p->policy_text = f->text;
-    f->text = NULL;
-    p->policy_known = true;
-  } else if (code_is(&f->call, "RepositoryPolicyNotFoundException", NULL)) {
-    p->policy_known = true;
-  } else if (p->registry_creds.access_key_id &&
-             code_is(&f->call, "RepositoryNotFoundException", NULL)) {
+  p->policy_known = take_policy(f, "RepositoryPolicyNotFoundException", &p->policy_text);
+  if (!p->policy_known && p->registry_creds.access_key_id &&
+      code_is(&f->call, "RepositoryNotFoundException", NULL)) {
     p->repo_missing = true;
   }
   add_fetch_check(p, f);
@@ -1497,13 +1504,8 @@ static void read_registry_view(struct probe *p, struct fetch *fs)
   struct fetch *ptc = &fs[FETCH_PTC_RULES];
   if (!pol->wanted)
     return;
-  if (pol->rc == ERR_OK) {
-    p->registry_policy = pol->text;
-    pol->text = NULL;
-    p->registry_policy_known = true;
-  } else if (code_is(&pol->call, "RegistryPolicyNotFoundException", NULL)) {
-    p->registry_policy_known = true;
-  }
+  p->registry_policy_known =
+      take_policy(pol, "RegistryPolicyNotFoundException", &p->registry_policy);
   add_fetch_check(p, pol);
   /* V2 is the default scope (ECR user guide, registry-permissions): only a V1 answer says the
    * registry policy leaves pulls alone. */

@@ -749,8 +749,7 @@ static enum err_code sid_unique(const json_t *stmts, const char *base, struct bu
   return rc;
 }
 
-/* Characters (UTF-8 code points) of the compact serialisation, the form the script sets. */
-static enum err_code document_chars(const json_t *doc, size_t *chars)
+enum err_code pol_document_chars(const json_t *doc, size_t *chars)
 {
   char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
   if (!s)
@@ -901,7 +900,7 @@ static enum err_code statements_merge(json_t *st, size_t i, size_t j)
 static enum err_code compact_to_fit(json_t *doc, long *carried, size_t *merged, size_t *chars)
 {
   json_t *st = json_object_get(doc, "Statement");
-  enum err_code rc = document_chars(doc, chars);
+  enum err_code rc = pol_document_chars(doc, chars);
   if (rc != ERR_OK || *chars <= POLICYFIX_MAX_DOCUMENT_CHARS || !json_is_array(st))
     return rc;
   size_t c = (size_t)*carried;
@@ -911,7 +910,7 @@ static enum err_code compact_to_fit(json_t *doc, long *carried, size_t *merged, 
         return rc;
       *carried = (long)i;
       (*merged)++;
-      if ((rc = document_chars(doc, chars)) != ERR_OK)
+      if ((rc = pol_document_chars(doc, chars)) != ERR_OK)
         return rc;
       break;
     }
@@ -931,7 +930,7 @@ static enum err_code compact_to_fit(json_t *doc, long *carried, size_t *merged, 
         (*merged)++;
         progress = true;
       }
-    if (progress && (rc = document_chars(doc, chars)) != ERR_OK)
+    if (progress && (rc = pol_document_chars(doc, chars)) != ERR_OK)
       return rc;
   }
   return ERR_OK;

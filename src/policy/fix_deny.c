@@ -95,21 +95,6 @@ static int condition_add(json_t *stmt, const char *op, const char *key, const ch
   return json_object_set_new(block, name, json_pack("[O, s]", have, value));
 }
 
-/* Characters (UTF-8 code points) of the compact serialisation, the form the scripts set. */
-static enum err_code compact_chars(const json_t *doc, size_t *chars)
-{
-  char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  if (!s)
-    return ERR_NOMEM;
-  size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    if ((*p & 0xC0) != 0x80)
-      n++;
-  free(s);
-  *chars = n;
-  return ERR_OK;
-}
-
 /* Reads the policy text: JSON without repeated keys (rewriting such a document would drop what
  * jansson did not keep) that the policy parser accepts, so its messages name what is wrong. */
 static enum err_code exempt_read(const char *text, json_t **out, struct err *e)
@@ -190,7 +175,7 @@ enum err_code policyfix_exempt(const char *current, size_t deny_statement, const
     goto out;
   }
   size_t chars = 0;
-  if (!*already && (rc = compact_chars(doc, &chars)) != ERR_OK) {
+  if (!*already && (rc = pol_document_chars(doc, &chars)) != ERR_OK) {
     rc = err_set(e, rc, "out of memory measuring the policy");
     goto out;
   }

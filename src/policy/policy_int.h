@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ecrdiag/policy.h"
 
 /* A string inside a policy's arena; NUL-terminated too, for borrowing. */
@@ -131,6 +133,9 @@ bool pol_parse_number(const char *s, size_t n, double *out);
 /* Decodes base64 into out (capacity cap); false on bad input or overflow. */
 bool pol_base64_decode(const char *s, size_t n, unsigned char *out, size_t cap, size_t *out_n);
 bool pol_ieq(const char *a, size_t an, const char *b, size_t bn);
+/* Characters (UTF-8 code points) of doc serialised compactly, the form the fix scripts set and
+ * ECR counts against its 10,240-character limit (fix.c). */
+enum err_code pol_document_chars(const json_t *doc, size_t *chars);
 static inline char pol_lower(char c)
 {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
