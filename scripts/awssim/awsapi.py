@@ -42,6 +42,42 @@ MSG_INVALID_REPO_POLICY = ("Invalid parameter at 'PolicyText' failed to satisfy 
                            "'Invalid repository policy provided'")
 # ^ awsdocs/amazon-ecr-user-guide#20 (a Resource element is refused with this text),
 #   aws/aws-cdk#3583 (Status Code: 400; Error Code: InvalidParameterException).
+MSG_INVALID_REGISTRY_POLICY = ("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
+                               "'Invalid registry policy provided'")
+# ^ repost.aws question QUotxPDrRVT2ikDhEV92zQwA (a V1 registry policy with other actions);
+#   moto's ecr put_registry_policy uses the same text.
+
+# KMS's own messages for a key ECR cannot use; ECR's failureReason for KmsError has no public
+# sample, so the simulator reports what KMS said (the form S3 and other services pass on).
+MSG_KMS = {
+    # DisabledException: fugue/credstash#86 ("arn:aws:kms:...:key/... is disabled.").
+    "Disabled": "%s is disabled.",
+    # KMSInvalidStateException: hashicorp/terraform-provider-aws#17889 ("... is pending deletion.").
+    "PendingDeletion": "%s is pending deletion.",
+    # AccessDeniedException on Decrypt once ECR's grant is gone: the text KMS gives every caller
+    # that may not use the key (moto's kms, and S3's 403 for SSE-KMS objects, forum.numer.ai).
+    "GrantRevoked": "The ciphertext refers to a customer master key that does not exist, does "
+                    "not exist in this region, or you are not allowed to access.",
+}
+# S3's answer to a GET of an SSE-KMS object whose key is unusable: code and status.
+# Codes: localstack/localstack#8422 (KMS.DisabledException, KMS.KMSInvalidStateException);
+# 403 AccessDenied with the KMS text for a key S3 may not use (forum.numer.ai, 2022).
+S3_KMS_ERRORS = {"Disabled": ("KMS.DisabledException", 400),
+                 "PendingDeletion": ("KMS.KMSInvalidStateException", 400),
+                 "GrantRevoked": ("AccessDenied", 403)}
+
+# Pull through cache upstream failures (BatchGetImage failureReason; the registry's message).
+MSG_UPSTREAM = {
+    # aws/containers-roadmap#2354: "denied: The authentication to the upstream registry
+    # failed. Verify that the credentials provided in the pull through cache rule are
+    # correct, and try again." (docker's text for the registry's answer).
+    "UpstreamAccessDenied": "The authentication to the upstream registry failed. Verify that "
+                            "the credentials provided in the pull through cache rule are "
+                            "correct, and try again.",
+    # No public sample of these two: worded like the one above.
+    "UpstreamTooManyRequests": "The upstream registry is throttling requests. Wait, and try again.",
+    "UpstreamUnavailable": "The upstream registry is unavailable. Try again later.",
+}
 
 
 class AwsError(Exception):
@@ -135,10 +171,15 @@ class Call:
         self.authz = None
         self.issued = None  # a session STS issued in this call
 
-    def authorize(self, action, resource, resource_account=None, repo=None):
+    def check(self, action, resource, resource_account=None, repo=None):
+        """The decision for action, without raising (the ECR API endpoint, ecr.api)."""
         d = self.state.authorize(self.ident, action, resource, resource_account, self.region,
-                                 repo, self.source_ip)
+                                 repo, self.source_ip, channel="ecr.api")
         self.authz = dict(d.as_log(), action=action, resource=resource)
+        return d
+
+    def authorize(self, action, resource, resource_account=None, repo=None):
+        d = self.check(action, resource, resource_account, repo)
         if not d.allowed:
             raise AwsError("AccessDeniedException",
                            iampolicy.access_denied_message(self.ident.arn, action, resource, d))
@@ -288,7 +329,7 @@ _ECR_TYPES = {
     "registryId": str, "repositoryName": str, "imageIds": list, "repositoryNames": list,
     "registryIds": list, "maxResults": int, "nextToken": str, "filter": dict,
     "policyText": str, "force": bool, "acceptedMediaTypes": list, "layerDigest": str,
-    "layerDigests": list,
+    "layerDigests": list, "ecrRepositoryPrefixes": list, "name": str, "value": str,
 }
 _ECR_REQUIRED = {
     "BatchGetImage": ("repositoryName", "imageIds"),
@@ -299,6 +340,9 @@ _ECR_REQUIRED = {
     "ListImages": ("repositoryName",),
     "GetDownloadUrlForLayer": ("repositoryName", "layerDigest"),
     "BatchCheckLayerAvailability": ("repositoryName", "layerDigests"),
+    "PutRegistryPolicy": ("policyText",),
+    "GetAccountSetting": ("name",),
+    "PutAccountSetting": ("name", "value"),
 }
 
 
@@ -376,31 +420,95 @@ def ecr_get_authorization_token(call, params):
 
 
 def _resolve_image(repo, image_id):
-    """(digest, failure) for one ImageIdentifier; failure is (code, reason) or None."""
+    """(digest, failure) for one ImageIdentifier; failure is (code, reason) or None. repo None
+    (a pull through cache repository not created yet) holds nothing."""
     tag = image_id.get("imageTag")
     dig = image_id.get("imageDigest")
     if not tag and not dig:
         return None, ("MissingDigestAndTag", "Invalid request: both imageTag and imageDigest are missing")
     if dig and not _DIGEST_RX.fullmatch(dig):
         return None, ("InvalidImageDigest", "Invalid image digest")
+    tag_map = repo.tag_map if repo is not None else {}
+    manifests = repo.manifests if repo is not None else {}
     if tag:
-        found = repo.tag_map.get(tag)
+        found = tag_map.get(tag)
         if found is None:
             return None, ("ImageNotFound", "Requested image not found")
         if dig and dig != found:
             return None, ("ImageTagDoesNotMatchDigest", "Invalid image tag and digest combination")
         return found, None
-    if dig not in repo.manifests:
+    if dig not in manifests:
         return None, ("ImageNotFound", "Requested image not found")
     return dig, None
 
 
+def kms_failure(repo):
+    """("KmsError", reason) when the repository's KMS key is unusable, else None. The
+    ImageFailureCode KmsError is in the ecr-2015-09-21 model; the reason text is KMS's."""
+    state = repo.key_unusable
+    if state is None:
+        return None
+    text = MSG_KMS[state]
+    return "KmsError", (text % repo.kms_key if "%s" in text else text)
+
+
+class NoRepository(Exception):
+    """A pull through cache repository that does not exist and may not be created."""
+
+
+def pull_through(state, check, registry, region, name, repo, rule, upstream, image_id):
+    """Fetch an image a pull through cache rule covers and the repository does not hold yet.
+
+    check(action, resource, resource_account, repo) gives the caller's Decision. ECR imports
+    only for a caller allowed ecr:BatchImportUpstreamImage on the repository, and
+    ecr:CreateRepository when the repository does not exist yet (ECR user guide,
+    pull-through-cache-iam.html). A caller without them sees what a cache miss looks like:
+    no repository (NoRepository) or no image; no public sample shows an AccessDenied naming
+    these actions, and the docs call the first pull a create-and-import. Returns
+    (repo, digest, failure) with failure (code, reason) or None.
+    """
+    arn = state.repo_arn(registry, region, name)
+    if repo is None and not check("ecr:CreateRepository", arn, registry, None).allowed:
+        raise NoRepository()
+    if not check("ecr:BatchImportUpstreamImage", arn, registry, repo).allowed:
+        if repo is None:
+            raise NoRepository()
+        return repo, None, ("ImageNotFound", "Requested image not found")
+    if rule.upstream_failure:
+        return repo, None, (rule.upstream_failure, MSG_UPSTREAM[rule.upstream_failure])
+    up = rule.upstream.get(upstream)
+    digest, failure = _resolve_image(up, image_id)
+    if failure:
+        return repo, None, failure
+    if repo is None:
+        repo = state.create_repository(registry, region, name)
+    state.import_image(repo, image_id.get("imageTag"), up.manifests[digest])
+    return repo, digest, None
+
+
 def ecr_batch_get_image(call, params):
-    registry, repo = _target_repo(call, params, "ecr:BatchGetImage")
+    registry = params.get("registryId") or call.ident.account
+    name = params["repositoryName"]
+    state = call.state
+    repo = state.find_repo(registry, call.region, name)
+    rule, upstream = state.scenario.ptc_rule_for(registry, call.region, name)
+    # Authorisation first, as in _target_repo: a missing repository in another account is
+    # refused like a missing grant.
+    call.authorize("ecr:BatchGetImage", state.repo_arn(registry, call.region, name), registry, repo)
+    if repo is None and rule is None:
+        raise _repo_not_found(name, registry)
     images, failures = [], []
     for iid in params["imageIds"]:
         iid = iid if isinstance(iid, dict) else {}
         digest, failure = _resolve_image(repo, iid)
+        if failure and failure[0] == "ImageNotFound" and rule is not None:
+            try:
+                repo, digest, failure = pull_through(state, call.check, registry, call.region,
+                                                     name, repo, rule, upstream, iid)
+            except NoRepository:
+                raise _repo_not_found(name, registry)
+        if not failure:
+            failure = kms_failure(repo)
         if failure:
             failures.append({"imageId": iid, "failureCode": failure[0], "failureReason": failure[1]})
             continue
@@ -496,8 +604,15 @@ def _repo_member(registry, repo):
         "repositoryUri": repo.uri, "createdAt": repo.created_at,
         "imageTagMutability": repo.tag_mutability,
         "imageScanningConfiguration": {"scanOnPush": False},
-        "encryptionConfiguration": {"encryptionType": "AES256"},
+        "encryptionConfiguration": _encryption_of(repo),
     }
+
+
+def _encryption_of(repo):
+    enc = {"encryptionType": repo.encryption_type}
+    if repo.kms_key:
+        enc["kmsKey"] = repo.kms_key
+    return enc
 
 
 def ecr_describe_repositories(call, params):
@@ -624,10 +739,182 @@ def ecr_get_registry_policy(call, params):
     with call.state.lock:
         text = call.state.scenario.registry_policies.get((registry, call.region))
     if text is None:
-        # No public sample of this text was found; it follows the repository policy wording.
-        raise AwsError("RegistryPolicyNotFoundException",
-                       "Registry policy does not exist in the registry with id '%s'" % registry)
+        raise _registry_policy_not_found(registry)
     return {"registryId": registry, "policyText": pretty_policy_text(text)}
+
+
+def _registry_policy_not_found(registry):
+    # No public sample of this text was found; it follows the repository policy wording
+    # (moto uses the same words).
+    return AwsError("RegistryPolicyNotFoundException",
+                    "Registry policy does not exist in the registry with id '%s'" % registry)
+
+
+def validate_registry_policy(text, scope):
+    """PutRegistryPolicy's checks: a policy document whose statements name a Principal and
+    only ECR actions; under scope V1 only ecr:ReplicateImage, ecr:BatchImportUpstreamImage,
+    ecr:CreateRepository (or ecr:*), as registry-permissions.html lists them. Any defect is
+    InvalidParameterException with ECR's one text."""
+    def bad():
+        return AwsError("InvalidParameterException", MSG_INVALID_REGISTRY_POLICY)
+    if len(text) > 10240:  # RegistryPolicyText max (ecr model)
+        raise bad()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise bad()
+    if not isinstance(doc, dict):
+        raise bad()
+    sts = doc.get("Statement")
+    sts = [sts] if isinstance(sts, dict) else sts
+    if not isinstance(sts, list) or not sts:
+        raise bad()
+    v1 = {"ecr:replicateimage", "ecr:batchimportupstreamimage", "ecr:createrepository", "ecr:*"}
+    for st in sts:
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise bad()
+        if "Principal" not in st and "NotPrincipal" not in st:
+            raise bad()
+        actions = st.get("Action", st.get("NotAction"))
+        if actions is None:
+            raise bad()
+        for a in actions if isinstance(actions, list) else [actions]:
+            if not isinstance(a, str) or not a.lower().startswith("ecr:"):
+                raise bad()
+            if scope == "V1" and a.lower() not in v1:
+                raise bad()
+        cond = st.get("Condition")
+        if cond is not None and not (isinstance(cond, dict) and
+                                     all(isinstance(b, dict) for b in cond.values())):
+            raise bad()
+    return doc
+
+
+def ecr_put_registry_policy(call, params):
+    call.authorize("ecr:PutRegistryPolicy", "*")
+    registry = call.ident.account
+    scen = call.state.scenario
+    with call.state.lock:
+        scope = scen.registry_scope(registry, call.region)
+    doc = validate_registry_policy(params["policyText"], scope)
+    text = jackson_pretty(doc)
+    with call.state.lock:
+        scen.registry_policies[(registry, call.region)] = text
+    return {"registryId": registry, "policyText": text}
+
+
+def ecr_delete_registry_policy(call, params):
+    call.authorize("ecr:DeleteRegistryPolicy", "*")
+    registry = call.ident.account
+    with call.state.lock:
+        text = call.state.scenario.registry_policies.pop((registry, call.region), None)
+    if text is None:
+        raise _registry_policy_not_found(registry)
+    return {"registryId": registry, "policyText": pretty_policy_text(text)}
+
+
+# The account settings ECR knows and their values (GetAccountSetting / PutAccountSetting
+# documentation in the ecr model; REGISTRY_POLICY_SCOPE V1 and V2 from
+# registry-permissions.html, V2 the default). The other two defaults are what a new account
+# shows; no public sample of an older account's values was used.
+ACCOUNT_SETTINGS = {
+    "REGISTRY_POLICY_SCOPE": (("V1", "V2"), "V2"),
+    "BASIC_SCAN_TYPE_VERSION": (("AWS_NATIVE", "CLAIR"), "AWS_NATIVE"),
+    "BLOB_MOUNTING": (("ENABLED", "DISABLED"), "DISABLED"),
+}
+
+
+def _setting_name(params):
+    name = params["name"]
+    if name not in ACCOUNT_SETTINGS:
+        # No public sample of this refusal; the wording of ECR's other parameter checks.
+        raise AwsError("InvalidParameterException",
+                       "Invalid parameter at 'name' failed to satisfy constraint: 'Member must "
+                       "satisfy enum value set: [%s]'" % ", ".join(sorted(ACCOUNT_SETTINGS)))
+    return name
+
+
+def ecr_get_account_setting(call, params):
+    call.authorize("ecr:GetAccountSetting", "*")
+    name = _setting_name(params)
+    acct, scen = call.ident.account, call.state.scenario
+    with call.state.lock:
+        if name == "REGISTRY_POLICY_SCOPE":
+            value = scen.registry_scope(acct, call.region)
+        else:
+            value = call.state.account_settings.get((acct, call.region, name),
+                                                    ACCOUNT_SETTINGS[name][1])
+    return {"name": name, "value": value}
+
+
+def ecr_put_account_setting(call, params):
+    call.authorize("ecr:PutAccountSetting", "*")
+    name = _setting_name(params)
+    value = params["value"]
+    if value not in ACCOUNT_SETTINGS[name][0]:
+        raise AwsError("InvalidParameterException",
+                       "Invalid parameter at 'value' failed to satisfy constraint: 'Member must "
+                       "satisfy enum value set: [%s]'" % ", ".join(ACCOUNT_SETTINGS[name][0]))
+    acct, scen = call.ident.account, call.state.scenario
+    with call.state.lock:
+        if name == "REGISTRY_POLICY_SCOPE":
+            scen.registry_policy_scopes[(acct, call.region)] = value
+        else:
+            call.state.account_settings[(acct, call.region, name)] = value
+    return {"name": name, "value": value}
+
+
+def _ptc_member(rule):
+    out = {"ecrRepositoryPrefix": rule.prefix, "upstreamRegistryUrl": rule.upstream_registry_url,
+           "createdAt": rule.created_at, "registryId": rule.account}
+    if rule.credential_arn:
+        out["credentialArn"] = rule.credential_arn
+    if rule.upstream_registry:
+        out["upstreamRegistry"] = rule.upstream_registry
+    if rule.upstream_repository_prefix:
+        out["upstreamRepositoryPrefix"] = rule.upstream_repository_prefix
+    if rule.updated_at:
+        out["updatedAt"] = rule.updated_at
+    return out
+
+
+def ecr_describe_pull_through_cache_rules(call, params):
+    registry = params.get("registryId") or call.ident.account
+    if registry == call.ident.account:
+        call.authorize("ecr:DescribePullThroughCacheRules", "*")
+    else:
+        # Another account's rules: that registry has to grant it (its V2 registry policy).
+        call.authorize("ecr:DescribePullThroughCacheRules",
+                       call.state.repo_arn(registry, call.region, "*"), registry, None)
+    prefixes = params.get("ecrRepositoryPrefixes")
+    scen = call.state.scenario
+    rules = sorted((r for (a, g, _), r in scen.ptc_rules.items()
+                    if a == registry and g == call.region), key=lambda r: r.prefix)
+    if prefixes is not None:
+        if not 1 <= len(prefixes) <= 100:
+            raise AwsError("InvalidParameterException",
+                           "Invalid parameter at 'ecrRepositoryPrefixes' failed to satisfy "
+                           "constraint: 'Member must have length between 1 and 100'")
+        have = {r.prefix for r in rules}
+        for p in prefixes:
+            if not isinstance(p, str):
+                raise AwsError("SerializationException", "Unexpected value type in payload")
+            if p not in have:
+                # No public sample of this text: the repository-not-found wording.
+                raise AwsError("PullThroughCacheRuleNotFoundException",
+                               "The pull through cache rule with prefix '%s' does not exist in "
+                               "the registry with id '%s'" % (p, registry))
+        rules = [r for r in rules if r.prefix in prefixes]
+    chunk, token = _page([_ptc_member(r) for r in rules], params)
+    out = {"pullThroughCacheRules": chunk}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+def layer_prefix(repo):
+    """The 8 hex digits that name a repository in its layer keys."""
+    return imagegen.digest_of(repo.name.encode())[7:15]
 
 
 def layer_url(state, repo, digest):
@@ -636,8 +923,7 @@ def layer_url(state, repo, digest):
     amz_date = sigv4.format_amz_date(state.now())
     expires = 3600
     path = "/prod-%s-starport-layer-bucket/%s-%s/%s" % (
-        repo.region, repo.account, imagegen.digest_of(repo.name.encode())[7:15],
-        digest.split(":", 1)[1])
+        repo.region, repo.account, layer_prefix(repo), digest.split(":", 1)[1])
     q = [("X-Amz-Security-Token", "FwoGZXIvYXdzEAWSIMLAYERTOKEN"),
          ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
          ("X-Amz-Date", amz_date),
@@ -685,6 +971,11 @@ ECR_OPS = {
     "SetRepositoryPolicy": ecr_set_repository_policy,
     "DeleteRepositoryPolicy": ecr_delete_repository_policy,
     "GetRegistryPolicy": ecr_get_registry_policy,
+    "PutRegistryPolicy": ecr_put_registry_policy,
+    "DeleteRegistryPolicy": ecr_delete_registry_policy,
+    "GetAccountSetting": ecr_get_account_setting,
+    "PutAccountSetting": ecr_put_account_setting,
+    "DescribePullThroughCacheRules": ecr_describe_pull_through_cache_rules,
     "GetDownloadUrlForLayer": ecr_get_download_url_for_layer,
     "BatchCheckLayerAvailability": ecr_batch_check_layer_availability,
 }

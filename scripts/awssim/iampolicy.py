@@ -1,5 +1,6 @@
-"""IAM policy evaluation for the AWS simulator: identity, SCP, boundary, session and resource
-policies, with the same-account union rule and the cross-account both-must-allow rule.
+"""IAM policy evaluation for the AWS simulator: identity, SCP, RCP, boundary, session, resource
+(repository and registry) and VPC endpoint policies, with the same-account union rule and the
+cross-account both-must-allow rule.
 
 Written from /work/shared/reference/iam-evaluation.md (section numbers cited below), on its
 own and apart from the C evaluator so the two can check each other. It knows nothing of
@@ -18,6 +19,8 @@ RESOURCE = "resource-based"
 SCP = "service control"
 BOUNDARY = "permissions boundary"
 SESSION = "session"
+RCP = "resource control"        # "... in a resource control policy" (IAM troubleshoot page)
+VPC_ENDPOINT = "VPC endpoint"   # "... in a VPC endpoint policy" (iam-evaluation.md 1.6, 7.5)
 
 
 class Principal:
@@ -387,9 +390,12 @@ class PolicyResult:
 _KIND_RANK = {None: 0, "account": 1, "role": 2, "session": 3, "user": 3, "star": 3}
 
 
-def evaluate_policy(doc, req, resource_policy=False, implied_resource=None):
+def evaluate_policy(doc, req, resource_policy=False, implied_resource=None,
+                    missing_principal_is_star=False):
     """Evaluate one document. A resource policy without Resource applies to the resource it
-    is attached to (ECR repository policies never carry Resource: 8.1)."""
+    is attached to (ECR repository policies never carry Resource: 8.1).
+    missing_principal_is_star reads a statement without Principal as Principal "*": RCPs and
+    VPC endpoint policies must say "*" anyway, and a scenario may leave it out."""
     res = PolicyResult()
     version = doc.get("Version", "2008-10-17") if isinstance(doc, dict) else "2008-10-17"
     for i, st in enumerate(statements(doc)):
@@ -421,6 +427,8 @@ def evaluate_policy(doc, req, resource_policy=False, implied_resource=None):
             elif "NotPrincipal" in st:
                 if not_principal_excludes(st["NotPrincipal"], req.principal):
                     continue
+                kind = "star"
+            elif missing_principal_is_star:
                 kind = "star"
             else:
                 continue
@@ -464,14 +472,20 @@ def access_denied_message(principal_arn, action, resource, decision):
 
 def decide(req, identity_docs=(), boundary=None, session_policy=None, scp_levels=None,
            resource_policy=None, resource_account=None, extra_deny_docs=(),
-           resource_policy_applies=True):
+           resource_policy_applies=True, rcp_levels=None, endpoint_policy=None,
+           registry_grant_docs=()):
     """The whole evaluation for one request (iam-evaluation.md sections 1, 3.2, 7).
 
     scp_levels: None when SCPs do not apply (no organization, or the management account),
     else one list of documents per level from the root down to the account.
+    rcp_levels: the same for RCPs, of the resource's account (7.2); None when they do not apply.
     resource_policy: the document or None; resource_account: owner of the resource, None
     for actions without a resource type (then only the identity side counts).
-    extra_deny_docs: resource-side documents whose Deny statements count (registry policy).
+    extra_deny_docs: resource-side documents whose Deny statements count, nothing else.
+    registry_grant_docs: resource-side documents whose Deny and Allow both count, the
+    registry policy where its scope covers the action (8.4): an Allow there grants like the
+    repository policy does (undocumented for cross-account pulls, iam-evaluation.md 10).
+    endpoint_policy: the VPC endpoint policy the request passed through, or None (7.5).
     """
     p = req.principal
     cross = resource_account is not None and resource_account != p.account
@@ -483,16 +497,28 @@ def decide(req, identity_docs=(), boundary=None, session_policy=None, scp_levels
     if resource_policy is not None and resource_policy_applies:
         rp = evaluate_policy(resource_policy, req, resource_policy=True)
     extra = [evaluate_policy(d, req, resource_policy=True) for d in extra_deny_docs]
+    grants = [evaluate_policy(d, req, resource_policy=True) for d in registry_grant_docs]
     scps = None
     if scp_levels is not None:
         scps = [[evaluate_policy(d, req) for d in level] for level in scp_levels]
+    rcps = None
+    if rcp_levels is not None:
+        rcps = [[evaluate_policy(d, req, resource_policy=True, missing_principal_is_star=True)
+                 for d in level] for level in rcp_levels]
+    vpce = None
+    if endpoint_policy is not None:
+        vpce = evaluate_policy(endpoint_policy, req, resource_policy=True,
+                               missing_principal_is_star=True)
 
-    # 1.2 step 1: any explicit deny ends it.
+    # 1.2 step 1: any explicit deny ends it. AWS names one policy type only; the order here
+    # is the order of 1.2's list.
     if scps is not None and any(r.deny for level in scps for r in level):
         return Decision(False, True, SCP, "deny in SCP")
+    if rcps is not None and any(r.deny for level in rcps for r in level):
+        return Decision(False, True, RCP, "deny in RCP")
     if rp is not None and rp.deny:
         return Decision(False, True, RESOURCE, "deny in repository policy")
-    if any(r.deny for r in extra):
+    if any(r.deny for r in extra + grants):
         return Decision(False, True, RESOURCE, "deny in registry policy")
     if any(r.deny for r in ident):
         return Decision(False, True, IDENTITY, "deny in identity policy")
@@ -500,16 +526,29 @@ def decide(req, identity_docs=(), boundary=None, session_policy=None, scp_levels
         return Decision(False, True, BOUNDARY, "deny in permissions boundary")
     if sess is not None and sess.deny:
         return Decision(False, True, SESSION, "deny in session policy")
+    if vpce is not None and vpce.deny:
+        return Decision(False, True, VPC_ENDPOINT, "deny in VPC endpoint policy")
 
+    # step 2: an Allow is needed at every RCP level of the resource's account (7.2).
+    if rcps is not None and not all(any(r.allow for r in level) for level in rcps):
+        return Decision(False, False, RCP, "no RCP allow at some level")
     # step 3: an Allow is needed at every SCP level (7.1).
     if scps is not None and not all(any(r.allow for r in level) for level in scps):
         return Decision(False, False, SCP, "no SCP allow at some level")
+    # The endpoint policy filters what passes through it (7.5); checked with the guardrails,
+    # before the grants (which one AWS names when both are missing is not documented).
+    if vpce is not None and not vpce.allow:
+        return Decision(False, False, VPC_ENDPOINT, "no VPC endpoint policy allow")
 
     id_allow = any(r.allow for r in ident)
     bnd_ok = bnd is None or bnd.allow
     sess_ok = sess is None or sess.allow
     identity_ok = id_allow and bnd_ok and sess_ok
-    rp_kind = rp.allow_kind if (rp is not None and rp.allow) else None
+    rp_kind = None
+    for r in ([rp] if rp is not None else []) + grants:
+        if r.allow and _KIND_RANK[r.allow_kind] > _KIND_RANK[rp_kind]:
+            rp_kind = r.allow_kind
+    via = "repository policy" if rp is not None and rp.allow else "registry policy"
 
     def identity_refusal():
         if not id_allow:
@@ -524,13 +563,13 @@ def decide(req, identity_docs=(), boundary=None, session_policy=None, scp_levels
             return identity_refusal()
         if rp_kind is None:
             return Decision(False, False, RESOURCE, "no repository policy allow")
-        return Decision(True, detail="cross-account: identity and repository policy allow")
+        return Decision(True, detail="cross-account: identity and %s allow" % via)
 
     # 1.4 and 3.2: same account, union with per-principal reach of the resource grant.
     if rp_kind in ("star", "user", "session"):
-        return Decision(True, detail="repository policy allows (%s)" % rp_kind)
+        return Decision(True, detail="%s allows (%s)" % (via, rp_kind))
     if rp_kind == "role" and bnd_ok and sess_ok:
-        return Decision(True, detail="repository policy allows (role)")
+        return Decision(True, detail="%s allows (role)" % via)
     if identity_ok:
         return Decision(True, detail="identity policy allows")
     if rp_kind == "role":

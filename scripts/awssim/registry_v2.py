@@ -140,20 +140,55 @@ def handle(state, method, path, query, headers, source_ip):
     return resp
 
 
-def _authorize(state, ident, action, account, region, name, repo, source_ip, resp_holder):
-    d = state.authorize(ident, action, state.repo_arn(account, region, name), account, region,
-                        repo, source_ip)
-    resp_holder["authz"] = dict(d.as_log(), action=action)
+def _check(state, ident, region, source_ip, holder):
+    """check(action, resource, resource_account, repo) for requests to the registry endpoint
+    (ecr.dkr: a VPC endpoint for it is on the path)."""
+    def check(action, resource, resource_account, repo):
+        d = state.authorize(ident, action, resource, resource_account, region, repo, source_ip,
+                            channel="ecr.dkr")
+        holder["authz"] = dict(d.as_log(), action=action)
+        return d
+    return check
+
+
+def _authorize(state, ident, action, account, region, name, repo, source_ip, resp_holder,
+               missing_ok=False):
+    arn = state.repo_arn(account, region, name)
+    d = _check(state, ident, region, source_ip, resp_holder)(action, arn, account, repo)
     if not d.allowed:
-        return dist_error(403, "DENIED", iampolicy.access_denied_message(
-            ident.arn, action, state.repo_arn(account, region, name), d))
-    if repo is None:
-        # Same text as the API's RepositoryNotFoundException (docker shows it after
-        # "name unknown:", aws-samples/eks-alb-istio-with-tls#7).
-        return dist_error(404, "NAME_UNKNOWN",
-                          "The repository with name '%s' does not exist in the registry with id '%s'"
-                          % (name, account))
+        return dist_error(403, "DENIED", iampolicy.access_denied_message(ident.arn, action, arn, d))
+    if repo is None and not missing_ok:
+        return _name_unknown(name, account)
     return None
+
+
+def _name_unknown(name, account):
+    # Same text as the API's RepositoryNotFoundException (docker shows it after
+    # "name unknown:", aws-samples/eks-alb-istio-with-tls#7).
+    return dist_error(404, "NAME_UNKNOWN",
+                      "The repository with name '%s' does not exist in the registry with id '%s'"
+                      % (name, account))
+
+
+# How the registry answers an image failure BatchGetImage would list (failureCode ->
+# status, distribution error code). An upstream authentication failure shows in docker as
+# "denied: <failureReason>" (aws/containers-roadmap#2354), so the image-level refusals are 403
+# DENIED with the failure's reason; KmsError follows that pattern (no public sample). The
+# throttled and unavailable upstream answers are guesses (no public sample): 429 as ECR
+# throttles, 503 for an upstream that cannot be reached.
+_FAILURE_STATUS = {
+    "ImageNotFound": (404, "MANIFEST_UNKNOWN"),
+    "InvalidImageDigest": (404, "MANIFEST_UNKNOWN"),
+    "KmsError": (403, "DENIED"),
+    "UpstreamAccessDenied": (403, "DENIED"),
+    "UpstreamTooManyRequests": (429, "TOOMANYREQUESTS"),
+    "UpstreamUnavailable": (503, "UNAVAILABLE"),
+}
+
+
+def _failure_response(failure):
+    status, code = _FAILURE_STATUS.get(failure[0], (404, "MANIFEST_UNKNOWN"))
+    return dist_error(status, code, failure[1])
 
 
 def _route(state, ident, account, region, method, path, headers, source_ip):
@@ -176,14 +211,30 @@ def _route(state, ident, account, region, method, path, headers, source_ip):
     if m:
         name, ref = m.group("name"), m.group("ref")
         repo = state.find_repo(account, region, name)
+        rule, upstream = state.scenario.ptc_rule_for(account, region, name)
         refusal = _authorize(state, ident, "ecr:BatchGetImage", account, region, name, repo,
-                             source_ip, holder)
+                             source_ip, holder, missing_ok=rule is not None)
         if refusal:
             return done(refusal)
-        digest = repo.tag_map.get(ref) if ":" not in ref else (ref if ref in repo.manifests else None)
+        digest = None
+        if repo is not None:
+            digest = repo.tag_map.get(ref) if ":" not in ref else (ref if ref in repo.manifests else None)
+        if digest is None and rule is not None:
+            iid = {"imageDigest": ref} if ":" in ref else {"imageTag": ref}
+            try:
+                repo, digest, failure = awsapi.pull_through(
+                    state, _check(state, ident, region, source_ip, holder), account, region,
+                    name, repo, rule, upstream, iid)
+            except awsapi.NoRepository:
+                return done(_name_unknown(name, account))
+            if failure:
+                return done(_failure_response(failure))
         if digest is None:
             # "manifest unknown: Requested image not found", as docker reports ECR misses.
             return done(dist_error(404, "MANIFEST_UNKNOWN", "Requested image not found"))
+        kms = awsapi.kms_failure(repo)
+        if kms:
+            return done(_failure_response(kms))
         man = repo.manifests[digest]
         if not _accepts(headers.get_all("Accept") or [], man.media_type):
             return done(dist_error(404, "MANIFEST_UNKNOWN",
@@ -264,13 +315,16 @@ def handle_layer(state, method, path, query, headers):
     if t0 is None or not expires.isdigit() or state.now() > t0 + int(expires):
         return _s3_error(403, "AccessDenied", "Request has expired")
     digest = "sha256:" + m.group("hex")
-    blob = None
+    blob = owner = None
     for repo in state.repos_in(m.group("account"), m.group("region")):
-        blob = repo.blobs.get(digest)
-        if blob:
-            break
+        if repo.blobs.get(digest) and (owner is None or awsapi.layer_prefix(repo) == m.group("repo")):
+            blob, owner = repo.blobs[digest], repo
     if blob is None:
         return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    if owner.key_unusable:
+        # Layers are SSE-KMS objects under the repository's key: S3 cannot decrypt them.
+        code, status = awsapi.S3_KMS_ERRORS[owner.key_unusable]
+        return _s3_error(status, code, awsapi.kms_failure(owner)[1])
     etag = ('"%s"' % digest[7:39])
     base = [("Accept-Ranges", "bytes"), ("ETag", etag),
             ("x-amz-request-id", uuid.uuid4().hex[:16].upper())]

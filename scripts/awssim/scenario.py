@@ -21,6 +21,36 @@ FULL_AWS_ACCESS = {
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
 }
 
+RCP_FULL_AWS_ACCESS = {
+    # The RCP AWS attaches to the root, every OU and every account once RCPs are enabled, and
+    # which cannot be detached (organizations user guide, orgs_manage_policies_rcps;
+    # iam-evaluation.md 7.2). RCPs must name Principal "*".
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+}
+
+DEFAULT_ENDPOINT_POLICY = {
+    # What an interface endpoint allows when no policy is given: everything (vpc/latest/
+    # privatelink/vpc-endpoints-access.html, "default endpoint policy"; iam-evaluation.md 7.5).
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+}
+
+# Regions launched after 20 March 2019 are opt-in: disabled until an account enables them
+# (Account Management guide, manage-acct-regions.html; the same list as src/core/regions.c).
+DEFAULT_OPT_IN_REGIONS = (
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2",
+    "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+)
+
+KMS_KEY_STATES = ("Enabled", "Disabled", "PendingDeletion", "GrantRevoked")
+ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")  # EncryptionType enum, ecr-2015-09-21 model
+UPSTREAM_REGISTRIES = ("ecr", "ecr-public", "quay", "k8s", "docker-hub",
+                       "github-container-registry", "azure-container-registry",
+                       "gitlab-container-registry", "chainguard")  # UpstreamRegistry enum
+UPSTREAM_FAILURES = ("UpstreamAccessDenied", "UpstreamTooManyRequests", "UpstreamUnavailable")
+REGISTRY_POLICY_SCOPES = ("V1", "V2")
+
 DEFAULT_TOKEN_TTL_S = 12 * 3600  # ECR authorization tokens last 12 hours (registry_auth.html)
 
 
@@ -73,6 +103,11 @@ def load_raw(path, _seen=None):
         base = load_raw(os.path.join(os.path.dirname(path), parent), seen + [path])
         data = deep_merge(base, data)
     return data
+
+
+def _uuid_of(text):
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:32])
 
 
 def _hash_id(prefix, text, n=17):
@@ -149,6 +184,14 @@ class Identity:
         self.boundary = spec.get("permissions_boundary")
         self.session_policy = spec.get("session_policy")
         self.issued_by = None  # for sessions STS issued at run time: the caller's ARN
+        # The interface endpoint this identity's ECR requests pass through, and its address
+        # inside the VPC (aws:VpcSourceIp).
+        self.via_vpc_endpoint = spec.get("via_vpc_endpoint")
+        if self.via_vpc_endpoint is not None and \
+                self.via_vpc_endpoint not in scenario.vpc_endpoints:
+            raise ScenarioError("%s.via_vpc_endpoint names %r, which is not in vpc_endpoints"
+                                % (where, self.via_vpc_endpoint))
+        self.vpc_source_ip = spec.get("vpc_source_ip", "10.0.12.34")
 
 
 class Repository:
@@ -170,6 +213,23 @@ class Repository:
         self.created_at = imagegen.iso_to_epoch(spec.get("created_at", "2023-11-02T09:30:00Z"))
         self.tag_mutability = spec.get("tag_mutability", "MUTABLE")
         self.tags = dict(spec.get("tags") or {})
+        enc = spec.get("encryption") or {}
+        if not isinstance(enc, dict):
+            raise ScenarioError("repositories.%s.encryption must be an object" % key)
+        self.encryption_type = enc.get("type", "AES256")
+        if self.encryption_type not in ENCRYPTION_TYPES:
+            raise ScenarioError("repositories.%s.encryption.type must be one of %s"
+                                % (key, ", ".join(ENCRYPTION_TYPES)))
+        self.kms_key = None
+        self.key_state = "Enabled"
+        if self.encryption_type != "AES256":
+            # Without a key ECR uses the AWS managed key aws/ecr (ecr model, EncryptionConfiguration).
+            self.kms_key = enc.get("kms_key") or "arn:%s:kms:%s:%s:key/%s" % (
+                part, self.region, self.account, _uuid_of("aws/ecr|" + key))
+            self.key_state = enc.get("key_state", "Enabled")
+            if self.key_state not in KMS_KEY_STATES:
+                raise ScenarioError("repositories.%s.encryption.key_state must be one of %s"
+                                    % (key, ", ".join(KMS_KEY_STATES)))
         pol = spec.get("policy")
         self.policy_text = None
         if pol is not None:
@@ -207,6 +267,24 @@ class Repository:
     def tags_of(self, digest):
         return sorted(t for t, d in self.tag_map.items() if d == digest)
 
+    @property
+    def key_unusable(self):
+        """The KMS key state that stops ECR decrypting this repository's content, or None."""
+        if self.encryption_type == "AES256" or self.key_state == "Enabled":
+            return None
+        return self.key_state
+
+    def add_image(self, tag, top, pushed_at):
+        """Store a manifest (and its index children and blobs) under tag, as a pull through
+        cache import does. The caller holds the state lock."""
+        for m in [top] + top.children:
+            self.manifests.setdefault(m.digest, m)
+            self.pushed_at.setdefault(m.digest, pushed_at)
+            for b in m.blobs:
+                self.blobs[b.digest] = b
+        if tag:
+            self.tag_map[tag] = top.digest
+
     def policy_doc(self):
         """The stored repository policy as a document, or None."""
         if self.policy_text is None:
@@ -230,12 +308,13 @@ class Organization:
         self.management_email = spec.get("management_email") or mgmt.get("email") or \
             "aws+%s@example.com" % self.management_account
         self.arn = "arn:aws:organizations::%s:organization/%s" % (self.management_account, self.id)
-        policies = {"FullAWSAccess": FULL_AWS_ACCESS}
+        policies = {"FullAWSAccess": FULL_AWS_ACCESS, "RCPFullAWSAccess": RCP_FULL_AWS_ACCESS}
         policies.update(spec.get("policies") or {})
         self.policies = policies
         root = spec.get("root") or {}
         self.root_id = root.get("id", "r-" + hashlib.sha256(self.id.encode()).hexdigest()[:4])
         self.node_scps = {}      # node id -> list of docs
+        self.node_rcps = {}      # node id -> list of docs, for nodes that list "rcps"
         self.account_path = {}   # account -> [root id, ou ids...]
         self.ou_names = {}
         self._walk(root, self.root_id, [self.root_id], "organization.root")
@@ -244,8 +323,21 @@ class Organization:
         self.account_scps = {}
         for acct, names in (spec.get("account_scps") or {}).items():
             self.account_scps[acct] = self._docs(names, "organization.account_scps.%s" % acct)
+        self.account_rcps = {}
+        for acct, names in (spec.get("account_rcps") or {}).items():
+            self.account_rcps[acct] = self._docs(names, "organization.account_rcps.%s" % acct,
+                                                 "RCP")
+        # true: RCPFullAWSAccess sits at every level and cannot be detached; false: the RCP
+        # policy type is not enabled; absent: enabled when some level lists rcps.
+        self.rcps_enabled = spec.get("rcps_enabled")
+        if self.rcps_enabled is None:
+            self.rcps_enabled = bool(self.node_rcps or self.account_rcps)
+        if self.rcps_enabled and self.feature_set != "ALL":
+            # RCPs need all features (orgs_manage_policies_rcps.html).
+            raise ScenarioError("organization: RCPs need feature_set ALL")
+        self.rcp_full_always = spec.get("rcps_enabled") is True
 
-    def _docs(self, names, where):
+    def _docs(self, names, where, kind="SCP"):
         docs = []
         for n in names:
             if isinstance(n, dict):
@@ -253,12 +345,14 @@ class Organization:
             elif n in self.policies:
                 docs.append(self.policies[n])
             else:
-                raise ScenarioError("%s names SCP %r, not in organization.policies" % (where, n))
+                raise ScenarioError("%s names %s %r, not in organization.policies" % (where, kind, n))
         return docs
 
     def _walk(self, node, node_id, path, where):
         # An absent "scps" means FullAWSAccess, as AWS attaches it to every new root and OU.
         self.node_scps[node_id] = self._docs(node.get("scps", ["FullAWSAccess"]), where + ".scps")
+        if "rcps" in node:
+            self.node_rcps[node_id] = self._docs(node["rcps"] or [], where + ".rcps", "RCP")
         for acct in node.get("accounts") or []:
             if acct in self.account_path:
                 raise ScenarioError("%s: account %s placed twice in the organization" % (where, acct))
@@ -284,8 +378,114 @@ class Organization:
         levels.append(self.account_scps.get(account, [FULL_AWS_ACCESS]))
         return levels
 
+    def rcp_levels(self, account):
+        """The RCPs on a resource of account, per level; None when RCPs are not enabled or the
+        account is the management account or not a member (7.2). A level that lists no rcps
+        has RCPFullAWSAccess, as AWS attaches it; with rcps_enabled true it is always there."""
+        if not self.rcps_enabled or account == self.management_account or \
+                account not in self.account_path:
+            return None
+        lists = [self.node_rcps.get(n) for n in self.account_path[account]]
+        lists.append(self.account_rcps.get(account))
+        levels = []
+        for docs in lists:
+            if docs is None:
+                docs = [RCP_FULL_AWS_ACCESS]
+            elif self.rcp_full_always and RCP_FULL_AWS_ACCESS not in docs:
+                docs = [RCP_FULL_AWS_ACCESS] + docs
+            levels.append(docs)
+        return levels
+
     def account_arn(self, account):
         return "arn:aws:organizations::%s:account/%s/%s" % (self.management_account, self.id, account)
+
+
+class VpcEndpoint:
+    """An interface VPC endpoint for ECR (com.amazonaws.REGION.ecr.api / .ecr.dkr)."""
+
+    def __init__(self, vpce_id, spec):
+        where = "vpc_endpoints.%s" % vpce_id
+        if not re.fullmatch(r"vpce-[0-9a-f]{8,17}", vpce_id):
+            raise ScenarioError("%s: %r is not vpce- followed by 8-17 hex digits" % (where, vpce_id))
+        if not isinstance(spec, dict):
+            raise ScenarioError("%s must be an object" % where)
+        self.id = vpce_id
+        self.vpc_id = _req(spec, "vpc_id", where)
+        self.services = list(spec.get("services") or ["ecr.api", "ecr.dkr"])
+        for svc in self.services:
+            if svc not in ("ecr.api", "ecr.dkr"):
+                raise ScenarioError("%s.services: %r is neither ecr.api nor ecr.dkr" % (where, svc))
+        pol = spec.get("policy")
+        if pol is None:
+            pol = DEFAULT_ENDPOINT_POLICY
+        if isinstance(pol, str):
+            try:
+                pol = json.loads(pol)
+            except ValueError:
+                raise ScenarioError("%s.policy is not valid JSON" % where)
+        if not isinstance(pol, dict) or "Statement" not in pol:
+            raise ScenarioError("%s.policy must be a policy document" % where)
+        self.policy = pol
+
+
+class PullThroughCacheRule:
+    """A pull through cache rule: ACCOUNT/REGION/PREFIX -> an upstream registry and the
+    images it holds (by upstream repository), or the failure it answers with."""
+
+    _PREFIX_RX = re.compile(r"(?:[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+                            r"(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*/?|ROOT)")
+
+    def __init__(self, key, spec, scenario):
+        where = "pull_through_cache_rules.%s" % key
+        parts = key.split("/", 2)
+        if len(parts) != 3 or not re.fullmatch(r"\d{12}", parts[0]) or not parts[1]:
+            raise ScenarioError("pull_through_cache_rules key %r must be ACCOUNT/REGION/PREFIX" % key)
+        self.account, self.region, self.prefix = parts
+        # PullThroughCacheRuleRepositoryPrefix: 2-30 characters of this pattern (ecr model).
+        if not (2 <= len(self.prefix) <= 30 and self._PREFIX_RX.fullmatch(self.prefix)) \
+                or self.prefix == "ROOT":
+            raise ScenarioError("%s: %r is not a valid ecrRepositoryPrefix" % (where, self.prefix))
+        spec = spec or {}
+        self.upstream_registry_url = _req(spec, "upstream_registry_url", where)
+        self.upstream_registry = spec.get("upstream_registry")
+        if self.upstream_registry is not None and self.upstream_registry not in UPSTREAM_REGISTRIES:
+            raise ScenarioError("%s.upstream_registry must be one of %s"
+                                % (where, ", ".join(UPSTREAM_REGISTRIES)))
+        self.credential_arn = spec.get("credential_arn")
+        if self.credential_arn is not None and not re.fullmatch(
+                r"arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache/"
+                r"[a-zA-Z0-9/_+=.@-]+", self.credential_arn):
+            raise ScenarioError("%s.credential_arn must be a Secrets Manager ARN under "
+                                "ecr-pullthroughcache/ (CredentialArn pattern)" % where)
+        self.upstream_repository_prefix = spec.get("upstream_repository_prefix")
+        self.created_at = imagegen.iso_to_epoch(spec.get("created_at", "2024-01-15T10:00:00Z"))
+        self.updated_at = imagegen.iso_to_epoch(spec["updated_at"]) if spec.get("updated_at") \
+            else None
+        self.upstream_failure = spec.get("upstream_failure")
+        if self.upstream_failure is not None and self.upstream_failure not in UPSTREAM_FAILURES:
+            raise ScenarioError("%s.upstream_failure must be null or one of %s"
+                                % (where, ", ".join(UPSTREAM_FAILURES)))
+        # Upstream repositories, built with the repositories' image format: "images" as a
+        # repository lists them, or "tags": {TAG: image spec}.
+        self.upstream = {}
+        for name, up in (spec.get("upstream_images") or {}).items():
+            up = up or {}
+            images = list(up.get("images") or [])
+            for tag, img in sorted((up.get("tags") or {}).items()):
+                img = dict(img or {})
+                img["tags"] = [tag]
+                images.append(img)
+            ukey = "%s/%s/%s/%s" % (self.account, self.region, self.prefix, name)
+            try:
+                self.upstream[name] = Repository(ukey, {"images": images}, scenario)
+            except ScenarioError as e:
+                raise ScenarioError("%s.upstream_images.%s: %s" % (where, name, e))
+
+    def upstream_name(self, repo_name):
+        """The upstream repository a repository name maps to, or None."""
+        if repo_name.startswith(self.prefix.rstrip("/") + "/"):
+            return repo_name[len(self.prefix.rstrip("/")) + 1:]
+        return None
 
 
 _ROLE_ARN_RX = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
@@ -365,7 +565,8 @@ def _req(spec, key, where):
 
 
 class Scenario:
-    """The loaded scenario. Repository policies are the only state that changes at run time."""
+    """The loaded scenario. What changes at run time: repository policies, registry policies
+    and their scope, repositories a pull through cache creates, and the images it imports."""
 
     def __init__(self, raw, path=None):
         self.raw = raw
@@ -384,6 +585,9 @@ class Scenario:
         if self.org:
             for acct in self.org.account_path:
                 self.accounts.setdefault(acct, {})
+        self.vpc_endpoints = {}
+        for vid, spec in (raw.get("vpc_endpoints") or {}).items():
+            self.vpc_endpoints[vid] = VpcEndpoint(vid, spec)
         self.identities = {}
         self.by_key = {}
         self.by_arn = {}
@@ -407,6 +611,29 @@ class Scenario:
             if not re.fullmatch(r"\d{12}", acct) or not region:
                 raise ScenarioError("registry_policies key %r must be ACCOUNT/REGION" % key)
             self.registry_policies[(acct, region)] = doc if isinstance(doc, str) else json.dumps(doc)
+        # REGISTRY_POLICY_SCOPE per registry (GetAccountSetting); V2 is the default.
+        self.registry_policy_scopes = {}
+        for key, scope in (raw.get("registry_policy_scope") or {}).items():
+            acct, _, region = key.partition("/")
+            if not re.fullmatch(r"\d{12}", acct) or not region:
+                raise ScenarioError("registry_policy_scope key %r must be ACCOUNT/REGION" % key)
+            if scope not in REGISTRY_POLICY_SCOPES:
+                raise ScenarioError("registry_policy_scope.%s must be V1 or V2" % key)
+            self.registry_policy_scopes[(acct, region)] = scope
+        self.ptc_rules = {}
+        for key, spec in (raw.get("pull_through_cache_rules") or {}).items():
+            rule = PullThroughCacheRule(key, spec, self)
+            self.ptc_rules[(rule.account, rule.region, rule.prefix)] = rule
+        regions = raw.get("regions") or {}
+        if not isinstance(regions, dict):
+            raise ScenarioError("regions must be an object")
+        self.opt_in_regions = set(regions.get("opt_in", DEFAULT_OPT_IN_REGIONS))
+        self.enabled_regions = {}
+        for acct, lst in (regions.get("enabled") or {}).items():
+            if not re.fullmatch(r"\d{12}", acct) or not isinstance(lst, list):
+                raise ScenarioError("regions.enabled must map 12-digit account ids to lists "
+                                    "of regions (got %r)" % acct)
+            self.enabled_regions[acct] = set(lst)
         self.roles = {}
         for arn, spec in (raw.get("roles") or {}).items():
             self.roles[arn] = Role(arn, spec or {}, self)
@@ -482,6 +709,29 @@ class Scenario:
 
     def scp_levels(self, account):
         return self.org.scp_levels(account) if self.org else None
+
+    def rcp_levels(self, account):
+        """RCPs on resources of account (None when none apply)."""
+        return self.org.rcp_levels(account) if self.org and account else None
+
+    def region_enabled(self, account, region):
+        """Whether account may use region: every region but an opt-in one it has not enabled."""
+        return region not in self.opt_in_regions or region in self.enabled_regions.get(account, ())
+
+    def registry_scope(self, account, region):
+        return self.registry_policy_scopes.get((account, region), "V2")
+
+    def ptc_rule_for(self, account, region, repo_name):
+        """(rule, upstream repository name) of the pull through cache rule whose prefix the
+        repository name starts with (the longest one), or (None, None)."""
+        best = (None, None)
+        for (a, g, prefix), rule in self.ptc_rules.items():
+            if a != account or g != region:
+                continue
+            up = rule.upstream_name(repo_name)
+            if up and (best[0] is None or len(prefix) > len(best[0].prefix)):
+                best = (rule, up)
+        return best
 
     def principal_exists(self, arn):
         """Whether a Principal entry names something real (SetRepositoryPolicy checks this)."""

@@ -605,6 +605,12 @@ class Handler(BaseHTTPRequestHandler):
                         % SERVICE_SCOPE[service])
         if ident is None:
             return fail("invalid_token", awsapi.MSG_INVALID_TOKEN)
+        if not self.server.state.scenario.region_enabled(ident.account, auth["region"]):
+            # An opt-in region the account has not enabled does not know its keys: ECR (JSON)
+            # UnrecognizedClientException 400, STS InvalidClientTokenId 403, the same text
+            # (epsagon/clear-lambda-storage#9 for ap-east-1, remotion-dev/
+            # github-unwrapped-2022#34 for STS in eu-south-1, brefphp/extra-php-extensions#384).
+            return fail("invalid_token", awsapi.MSG_INVALID_TOKEN)
         token = self.headers.get("X-Amz-Security-Token")
         if (ident.session_token or None) != (token or None):
             return fail("invalid_token", awsapi.MSG_INVALID_TOKEN)

@@ -16,6 +16,9 @@ import time
 import iampolicy
 import scenario as scenario_mod
 
+# What a V1 registry policy applies to (registry-permissions.html), lower-cased for matching.
+V1_REGISTRY_ACTIONS = {"ecr:replicateimage", "ecr:batchimportupstreamimage", "ecr:createrepository"}
+
 
 class Token:
     """What an ECR registry password stands for: who, which region, until when."""
@@ -35,6 +38,7 @@ class SimState:
         self.url_secret = secrets.token_bytes(32)
         self.base_url = None  # http://127.0.0.1:PORT, set once the server listens
         self.secrets_log = None  # --secrets-log: where issued secrets go, for leak tests
+        self.account_settings = {}  # (account, region, name) -> value set by PutAccountSetting
 
     def note_secret(self, kind, value):
         """Records a secret the simulator made up at run time (a registry password, an STS
@@ -93,38 +97,83 @@ class SimState:
 
     # ---- authorisation ----
 
+    def endpoint_for(self, ident, channel):
+        """The VPC endpoint ident's request on channel ("ecr.api", "ecr.dkr") passes through,
+        or None (STS and Organizations requests never do here)."""
+        vid = getattr(ident, "via_vpc_endpoint", None)
+        if not vid or channel is None:
+            return None
+        ep = self.scenario.vpc_endpoints.get(vid)
+        return ep if ep is not None and channel in ep.services else None
+
     def authorize(self, ident, action, resource, resource_account=None, region=None,
-                  repo=None, source_ip=None, resource_policy_applies=True):
+                  repo=None, source_ip=None, resource_policy_applies=True, channel=None):
         """Evaluate action on resource for ident; returns an iampolicy.Decision.
 
         resource_account None means an action without a resource type (only the identity
-        side and SCPs count). A repository that does not exist has no repository policy,
-        which is why a missing cross-account repository is refused exactly like a missing
-        grant: AWS does not reveal which.
+        side, SCPs and the endpoint policy count). A repository that does not exist has no
+        repository policy, which is why a missing cross-account repository is refused exactly
+        like a missing grant: AWS does not reveal which. channel is the ECR endpoint the
+        request came to ("ecr.api" for the API, "ecr.dkr" for the registry), which decides
+        whether the identity's VPC endpoint (and its policy) is on the path.
         """
         scen = self.scenario
         principal = scen.principal(ident)
         ip = ident.source_ip or scen.source_ip or source_ip
+        endpoint = self.endpoint_for(ident, channel)
+        if endpoint is not None:
+            ip = None  # no aws:SourceIp through a VPC endpoint (iam-evaluation.md section 4)
         ctx = iampolicy.base_context(principal, resource_account, ip, self.now(), region)
+        if endpoint is not None:
+            ctx["aws:SourceVpce"] = endpoint.id
+            ctx["aws:SourceVpc"] = endpoint.vpc_id
+            ctx["aws:VpcSourceIp"] = ident.vpc_source_ip
+        if resource_account and scen.org and scen.org.contains(resource_account):
+            ctx["aws:ResourceOrgID"] = scen.org.id
         if repo is not None:
             for k, v in repo.tags.items():
                 ctx["aws:ResourceTag/" + k] = v
                 ctx["ecr:ResourceTag/" + k] = v
         req = iampolicy.Request(principal, action, resource, ctx)
         rp = None
-        extra = []
+        grants = []
         if resource_account is not None:
             with self.lock:
                 rp = repo.policy_doc() if repo is not None else None
                 text = scen.registry_policies.get((resource_account, region))
-            if text:
+                scope = scen.registry_scope(resource_account, region)
+            # V2 applies the registry policy to every request on the registry's repositories;
+            # V1 only to replication, pull through cache import and repository creation
+            # (registry-permissions.html, iam-evaluation.md 8.4).
+            if text and (scope == "V2" or action.lower() in V1_REGISTRY_ACTIONS):
                 try:
-                    extra.append(json.loads(text))
+                    grants.append(json.loads(text))
                 except ValueError:
                     pass
         return iampolicy.decide(req, ident.policies, ident.boundary, ident.session_policy,
-                                scen.scp_levels(ident.account), rp, resource_account, extra,
-                                resource_policy_applies)
+                                scen.scp_levels(ident.account), rp, resource_account, (),
+                                resource_policy_applies,
+                                rcp_levels=scen.rcp_levels(resource_account),
+                                endpoint_policy=endpoint.policy if endpoint else None,
+                                registry_grant_docs=grants)
+
+    # ---- pull through cache ----
+
+    def create_repository(self, account, region, name, created_at=None):
+        """A new, empty repository (what a pull through cache creates on first pull); returns
+        the one that exists if another request created it first."""
+        with self.lock:
+            key = (account, region, name)
+            repo = self.scenario.repositories.get(key)
+            if repo is None:
+                repo = scenario_mod.Repository("%s/%s/%s" % key, {}, self.scenario)
+                repo.created_at = self.now() if created_at is None else created_at
+                self.scenario.repositories[key] = repo
+            return repo
+
+    def import_image(self, repo, tag, manifest):
+        with self.lock:
+            repo.add_image(tag, manifest, self.now())
 
     # ---- pre-signed layer URLs ----
 
