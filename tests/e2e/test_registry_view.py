@@ -5,6 +5,9 @@ document; a repository that does not exist there is REPOSITORY_NOT_FOUND, not a 
 problem; an existing policy is merged into, every statement kept."""
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import unittest
 
 import e2e
@@ -69,6 +72,56 @@ class RegistryView(unittest.TestCase):
         self.assertEqual([s.get("Sid") for s in doc["Statement"]], ["CiPush", "AllowPullFromOrg"])
         self.assertEqual(run.report["fix"]["basis"], "read")
         self.assertIsNotNone(run.report["fix"]["based_on_sha256"])
+
+
+
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+
+
+def case_scenario(name):
+    with open(os.path.join(CASES, name), encoding="utf-8") as f:
+        return json.load(f)["scenario"]
+
+
+@unittest.skipUnless(shutil.which("aws") and shutil.which("jq"),
+                     "the AWS CLI or jq is not installed: the printed script is not run")
+class DenyExemptionApplied(unittest.TestCase):
+    """The exemption from a Deny, applied by running the very script ecrdiag printed as account
+    A, lets the node role pull; the script backs up what it replaces and refuses to run on a
+    policy that changed since ecrdiag read it."""
+
+    def apply_and_recheck(self, case, view):
+        with e2e.Simulator(case_scenario(case)) as sim:
+            env = sim.env(NODE)
+            args = ["--image", e2e.SEED_IMAGE, "--org-id", ORG]
+            if view:
+                with_registry_profile(sim, env)
+                args += ["--registry-profile", "registry-a"]
+            run = e2e.run_ecrdiag(args, env)
+            self.assertEqual(run.code, 1, run)
+            fix = run.report["fix"]
+            self.assertTrue(fix["exempt_from_deny"], fix)
+            self.assertTrue(fix["verified"], fix["verification"])
+            with tempfile.TemporaryDirectory() as tmp:
+                p = subprocess.run(["bash", "-c", fix["aws_cli"]], cwd=tmp,
+                                   env=sim.env("registry-admin-a"), capture_output=True,
+                                   text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                # The script backed up what it replaced.
+                self.assertEqual(len([f for f in os.listdir(tmp) if f.endswith(".json")]), 1)
+                # Run twice, it changes nothing: the policy moved on from what ecrdiag read.
+                again = subprocess.run(["bash", "-c", fix["aws_cli"]], cwd=tmp,
+                                       env=sim.env("registry-admin-a"), capture_output=True,
+                                       text=True, timeout=120)
+                self.assertNotEqual(again.returncode, 0, again.stdout)
+            after = e2e.run_ecrdiag(["--image", e2e.SEED_IMAGE, "--org-id", ORG], sim.env(NODE))
+            self.assertEqual(after.code, 0, after)
+
+    def test_repository_policy_deny(self):
+        self.apply_and_recheck("repo-policy-explicit-deny.json", view=False)
+
+    def test_registry_policy_deny(self):
+        self.apply_and_recheck("registry-policy-deny-view.json", view=True)
 
 
 if __name__ == "__main__":
