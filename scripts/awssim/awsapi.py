@@ -922,8 +922,9 @@ def layer_url(state, repo, digest):
     with a redirect to prod-REGION-starport-layer-bucket: iam-evaluation.md 7.5)."""
     amz_date = sigv4.format_amz_date(state.now())
     expires = 3600
-    path = "/prod-%s-starport-layer-bucket/%s-%s/%s" % (
-        repo.region, repo.account, layer_prefix(repo), digest.split(":", 1)[1])
+    bucket = "prod-%s-starport-layer-bucket" % repo.region
+    key = "/%s-%s/%s" % (repo.account, layer_prefix(repo), digest.split(":", 1)[1])
+    path = "/" + bucket + key  # what the signature covers, path-style
     q = [("X-Amz-Security-Token", "FwoGZXIvYXdzEAWSIMLAYERTOKEN"),
          ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
          ("X-Amz-Date", amz_date),
@@ -931,7 +932,11 @@ def layer_url(state, repo, digest):
          ("X-Amz-Expires", str(expires)),
          ("X-Amz-Credential", "ASIAAWSSIMLAYERS0001/%s/%s/s3/aws4_request" % (amz_date[:8], repo.region)),
          ("X-Amz-Signature", state.layer_signature(path, amz_date, expires))]
-    return "%s%s?%s" % (state.base_url or "", path, urllib.parse.urlencode(q))
+    query = urllib.parse.urlencode(q)
+    if getattr(state, "layer_host_url", None):
+        # HTTPS mode: the bucket's own virtual-hosted name, as ECR hands it out.
+        return "%s%s?%s" % (state.layer_host_url(repo.region), key, query)
+    return "%s%s?%s" % (state.base_url or "", path, query)
 
 
 def ecr_get_download_url_for_layer(call, params):

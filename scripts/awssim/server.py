@@ -36,6 +36,7 @@ import registry_v2  # noqa: E402
 import scenario as scenario_mod  # noqa: E402
 import sigv4  # noqa: E402
 import simstate  # noqa: E402
+import testca  # noqa: E402
 from awsapi import AwsError  # noqa: E402
 from registry_v2 import Response  # noqa: E402
 
@@ -72,30 +73,12 @@ SERVICE_SCOPE = {"ecr": "ecr", "organizations": "organizations", "sts": "sts"}
 # without the port; the path is then the object key.
 LAYER_HOST_RX = re.compile(r"^(?P<bucket>prod-(?P<region>[a-z0-9-]+)-starport-layer-bucket)"
                            r"\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?(?::\d+)?$", re.I)
-_PATH_STYLE_LAYER_RX = re.compile(r"^/(?P<bucket>prod-(?P<region>[a-z0-9-]+)-starport-layer-bucket)"
-                                  r"(?P<key>/.*)$")
 
 
 def layer_bucket(host):
     """The layer bucket a virtual-hosted Host header names, or None."""
     m = LAYER_HOST_RX.match((host or "").strip())
     return m.group("bucket").lower() if m else None
-
-
-def virtual_hosted_layer_urls(layer_url, port):
-    """layer_url (awsapi's: path-style on state.base_url) turned into the virtual-hosted
-    https://BUCKET.s3.REGION.amazonaws.com:PORT/KEY?... that ECR hands out, for HTTPS mode,
-    where clients reach real host names. The query, signature included, is unchanged: the
-    signature covers the path-style path, which _dispatch rebuilds from the Host."""
-    def wrapped(state, repo, digest):
-        url = urllib.parse.urlsplit(layer_url(state, repo, digest))
-        m = _PATH_STYLE_LAYER_RX.match(url.path)
-        if not m:
-            return urllib.parse.urlunsplit(url)
-        region = m.group("region")
-        host = "%s.s3.%s.%s:%d" % (m.group("bucket"), region, scenario_mod.dns_suffix(region), port)
-        return urllib.parse.urlunsplit(("https", host, m.group("key"), url.query, ""))
-    return wrapped
 
 
 def tls_context(cert_file, key_file):
@@ -710,8 +693,10 @@ def main(argv=None):
     port = server.server_address[1]
     state.base_url = "%s://%s:%d" % ("https" if tls else "http", args.host, port)
     if tls:
-        # Layer URLs (GetDownloadUrlForLayer, the registry's 307) name the bucket's own host.
-        awsapi.layer_url = virtual_hosted_layer_urls(awsapi.layer_url, port)
+        # Layer URLs (GetDownloadUrlForLayer, the registry's 307) name the bucket's own host,
+        # https://BUCKET.s3.REGION.amazonaws.com:PORT/KEY?...; the query, signature included,
+        # is the path-style one, which _dispatch rebuilds from the Host.
+        state.layer_host_url = lambda region: "https://%s:%d" % (testca.layer_host(region), port)
 
     stop = threading.Event()
 
