@@ -47,6 +47,7 @@ struct probe {
   bool registry_policy_known; /* registry_policy is the truth (NULL: none exists) */
   bool registry_scope_v1;     /* REGISTRY_POLICY_SCOPE is V1: the policy does not govern pulls */
   json_t *ptc_rules;          /* DescribePullThroughCacheRules' pullThroughCacheRules, or NULL */
+  const json_t *ptc_rule;     /* the rule whose prefix the repository is under, or NULL */
   long long deadline_ms;      /* CLOCK_MONOTONIC: the whole check ends here */
   struct http_share *share;   /* one connection cache for every fetch's client */
 };
@@ -673,7 +674,9 @@ static void *fetch_run(void *arg)
                                     &f->e);
     break;
   case FETCH_PTC_RULES:
-    aws.creds = &p->registry_creds;
+    /* A same-account caller may read its own registry's rules; without a view it is a try. */
+    if (p->registry_creds.access_key_id)
+      aws.creds = &p->registry_creds;
     f->rc = ecr_describe_pull_through_cache_rules(&aws, r->region, r->registry_id, &f->resp,
                                                   &f->call, &f->e);
     break;
@@ -1052,6 +1055,52 @@ out:
   return explained;
 }
 
+/* The image is not there, and the repository is under a pull-through cache rule: the cache
+ * imports on the first pull only for a principal allowed to (ECR user guide,
+ * pull-through-cache-iam: ecr:BatchImportUpstreamImage, and ecr:CreateRepository while the
+ * repository does not exist). ECR then answers as if the image did not exist. True when the
+ * finding was made. */
+static bool ptc_import_finding(struct probe *p, const struct diag_check *c, bool repo_missing)
+{
+  struct diagnosis *d = p->d;
+  if (!p->ptc_rule)
+    return false;
+  const char *prefix = json_string_value(json_object_get(p->ptc_rule, "ecrRepositoryPrefix"));
+  const char *upstream = json_string_value(json_object_get(p->ptc_rule, "upstreamRegistryUrl"));
+  json_t *ev = check_evidence(c);
+  json_object_set_new(ev, "pull_through_cache_rule",
+                      json_pack("{s:s?, s:s?}", "ecr_repository_prefix", prefix,
+                                "upstream_registry_url", upstream));
+  json_t *actions = json_pack("[s]", "ecr:BatchImportUpstreamImage");
+  if (repo_missing)
+    json_array_append_new(actions, json_string("ecr:CreateRepository"));
+  json_object_set_new(
+      ev, "statement",
+      json_pack("{s:s, s:s, s:O, s:o}", "Sid", "PullThroughCacheImport", "Effect", "Allow",
+                "Action", actions, "Resource",
+                json_sprintf("arn:%s:ecr:%s:%s:repository/%s/*", d->ref.partition, d->ref.region,
+                             d->ref.registry_id, prefix ? prefix : "")));
+  bool cross = cross_account(p);
+  add_finding(d, CAUSE_PTC_IMPORT_DENIED, ev,
+              "%s is under the pull-through cache rule %s (upstream %s), and %s not cached yet: "
+              "ECR imports it on the first pull only for a principal allowed "
+              "ecr:BatchImportUpstreamImage%s, and %s is not, so ECR answers as if it did not "
+              "exist. %s (the statement in the evidence), or pull it once as a principal that "
+              "may.",
+              d->ref.repository, prefix ? prefix : "?", upstream ? upstream : "?",
+              repo_missing ? "the repository is" : "the image is",
+              repo_missing ? " and ecr:CreateRepository" : "", d->caller.arn,
+              cross ? "Allow those actions to the node role in its IAM policy and to its account "
+                      "in the registry policy of the registry's account"
+                    : "Allow those actions to the node role");
+  json_decref(actions);
+  mark_alternative(add_finding(
+      d, repo_missing ? CAUSE_REPOSITORY_NOT_FOUND : CAUSE_IMAGE_NOT_FOUND, NULL,
+      "Or the upstream registry has no %s: the cache cannot import what upstream lacks.",
+      imageref_manifest_ref(&d->ref)));
+  return true;
+}
+
 static void finding_for_denied(struct probe *p, const struct diag_check *c, const char *action)
 {
   struct diagnosis *d = p->d;
@@ -1116,6 +1165,9 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
         d->ref.registry_id, d->ref.registry_id));
     return;
   }
+  if (resource_side && !why.explicit_deny && cross && p->repo_missing &&
+      ptc_import_finding(p, c, true))
+    return;
   if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross && p->repo_missing) {
     add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, ev,
                 "Seen from account %s itself, there is no repository %s in region %s: AWS "
@@ -1357,6 +1409,9 @@ static void read_image(struct probe *p, struct fetch *f)
     add_finding(d, CAUSE_PTC_UPSTREAM_FAILED, check_evidence(c),
                 "The pull-through cache could not fetch %s from its upstream registry (%s).",
                 imageref_manifest_ref(&d->ref), c->error_message ? c->error_message : "");
+  } else if (code_is(&f->call, "RepositoryNotFoundException", NULL) &&
+             ptc_import_finding(p, c, true)) {
+    return;
   } else if (code_is(&f->call, "RepositoryNotFoundException", NULL)) {
     add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, check_evidence(c),
                 "There is no repository %s in account %s, region %s. Check the name and the "
@@ -1365,6 +1420,8 @@ static void read_image(struct probe *p, struct fetch *f)
   } else if (failure) {
     const char *code = json_string_value(json_object_get(failure, "failureCode"));
     const char *reason = json_string_value(json_object_get(failure, "failureReason"));
+    if (code && strcmp(code, "ImageNotFound") == 0 && ptc_import_finding(p, c, false))
+      return;
     finding_for_image_failure(p, c, code ? code : "unknown", reason);
   } else {
     add_finding(d, CAUSE_UNKNOWN, check_evidence(c), "BatchGetImage failed: %s.",
@@ -1496,12 +1553,50 @@ static void read_policy(struct probe *p, struct fetch *f)
   add_fetch_check(p, f);
 }
 
+/* The pull-through cache rule a repository is under: the longest ecrRepositoryPrefix that is
+ * the repository name's leading path ("docker-hub" for "docker-hub/library/nginx"). */
+static const json_t *ptc_rule_for(const json_t *rules, const char *repository)
+{
+  const json_t *best = NULL;
+  size_t best_len = 0, i;
+  json_t *rule;
+  json_array_foreach(rules, i, rule)
+  {
+    const char *prefix = json_string_value(json_object_get(rule, "ecrRepositoryPrefix"));
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n > best_len && strncmp(repository, prefix, n) == 0 && repository[n] == '/') {
+      best = rule;
+      best_len = n;
+    }
+  }
+  return best;
+}
+
+/* The path's first component is one of the pull-through cache prefixes the console proposes:
+ * worth asking a registry with no view for its rules. */
+static bool looks_like_ptc_path(const char *repository)
+{
+  static const char *const prefixes[] = {"docker-hub/", "ecr-public/",     "quay/",   "k8s/",
+                                         "ghcr/",       "github/",         "gitlab/", "azure/",
+                                         "chainguard/", "registry-k8s-io/"};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(repository, prefixes[i], strlen(prefixes[i])) == 0)
+      return true;
+  return false;
+}
+
 /* The registry account's side: its registry policy, the policy's scope, the pull-through cache
  * rules. Context only: being refused them says nothing about the pull. */
 static void read_registry_view(struct probe *p, struct fetch *fs)
 {
   struct fetch *pol = &fs[FETCH_REGISTRY_POLICY], *scope = &fs[FETCH_REGISTRY_SCOPE];
   struct fetch *ptc = &fs[FETCH_PTC_RULES];
+  if (ptc->wanted) {
+    if (ptc->rc == ERR_OK)
+      p->ptc_rules = json_incref(json_object_get(ptc->resp, "pullThroughCacheRules"));
+    p->ptc_rule = ptc_rule_for(p->ptc_rules, p->d->ref.repository);
+    add_fetch_check(p, ptc);
+  }
   if (!pol->wanted)
     return;
   p->registry_policy_known =
@@ -1511,9 +1606,6 @@ static void read_registry_view(struct probe *p, struct fetch *fs)
    * registry policy leaves pulls alone. */
   p->registry_scope_v1 = scope->rc == ERR_OK && scope->text && strcmp(scope->text, "V1") == 0;
   add_fetch_check(p, scope);
-  if (ptc->rc == ERR_OK)
-    p->ptc_rules = json_incref(json_object_get(ptc->resp, "pullThroughCacheRules"));
-  add_fetch_check(p, ptc);
 }
 
 /* After a repository or image that was not found: where it is instead. */
@@ -1974,7 +2066,7 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
   fs[FETCH_ORGANIZATION].wanted = !o->org_id;
   bool view = p.registry_creds.access_key_id != NULL;
   fs[FETCH_REGISTRY_POLICY].wanted = fs[FETCH_REGISTRY_SCOPE].wanted = view;
-  fs[FETCH_PTC_RULES].wanted = view;
+  fs[FETCH_PTC_RULES].wanted = view || looks_like_ptc_path(d->ref.repository);
   bool cancelled = !fetch_level(&p, fs, FETCH_IDENTITY, FETCH_IMAGE);
   if (!cancelled && read_identity(&p, &fs[FETCH_IDENTITY])) {
     read_organization(&p, &fs[FETCH_ORGANIZATION]);
@@ -2002,7 +2094,6 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
       cancelled = !probe_registry(&p, fs);
     rank_and_judge(d);
     build_fix(&p);
-    note_not_pulling_principal(d);
   }
   for (int k = 0; k < FETCH_COUNT; k++)
     fetch_release(&fs[k]);
@@ -2010,6 +2101,7 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
     goto cancelled;
 
 judge:
+  note_not_pulling_principal(d);
   rank_and_judge(d);
   goto out;
 cancelled:

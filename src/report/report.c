@@ -219,14 +219,19 @@ static void text_checks(const struct diagnosis *d, const struct style *st, FILE 
       color = st->dim;
     }
     fprintf(out, "  %s%-5s%s %-36s", color, mark, st->reset, c->id);
+    /* A check that passed without an HTTP status of its own stands for several requests (the
+     * image in every other region): its attempts count them. */
+    bool aggregate = !c->http_status && c->status == CHECK_PASS;
     if (c->http_status)
       fprintf(out, " HTTP %ld", c->http_status);
+    else if (aggregate)
+      fprintf(out, " %d requests", c->attempts);
     else
       fprintf(out, " no answer");
     if (c->error_code)
       fprintf(out, " %s", c->error_code);
     fprintf(out, "  %s%ld ms", st->dim, c->duration_ms);
-    if (c->attempts > 1)
+    if (c->attempts > 1 && !aggregate)
       fprintf(out, ", %d attempts", c->attempts);
     if (!c->needed_for_pull && c->status != CHECK_PASS)
       fprintf(out, ", context only: not needed to pull");
