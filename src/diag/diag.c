@@ -368,11 +368,11 @@ static void add_network_finding(struct probe *p, const struct diag_check *c,
 static void add_prober_finding(struct probe *p, enum cause_id cause, const struct diag_check *c,
                                const struct aws_call *call)
 {
-  json_t *ev = check_evidence(c);
   if (cause == CAUSE_PROBE_UNREACHABLE && call) {
     add_network_finding(p, c, call->transport, "AWS's endpoint");
     return;
   }
+  json_t *ev = check_evidence(c);
   bool skew = cause == CAUSE_CLOCK_SKEW && call && call->clock_skew_known;
   if (skew) {
     /* AWS refuses signatures more than 15 minutes from its clock (SigV4). */
@@ -1166,8 +1166,10 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
     return;
   }
   if (resource_side && !why.explicit_deny && cross && p->repo_missing &&
-      ptc_import_finding(p, c, true))
+      ptc_import_finding(p, c, true)) {
+    json_decref(ev);
     return;
+  }
   if (strcmp(why.type, "resource-based") == 0 && !why.explicit_deny && cross && p->repo_missing) {
     add_finding(d, CAUSE_REPOSITORY_NOT_FOUND, ev,
                 "Seen from account %s itself, there is no repository %s in region %s: AWS "

@@ -26,7 +26,12 @@ class Run:
         self.err = proc.stderr
         self.report = None
         if want_json and self.out.strip():
-            self.report = json.loads(self.out)
+            try:
+                self.report = json.loads(self.out)
+            except ValueError as e:
+                # A sanitizer's report on exit cuts stdout short: show what it said.
+                raise AssertionError("the report is not JSON (%s); exit %s, stderr:\n%s"
+                                     % (e, self.code, self.err[-4000:])) from None
 
     def __repr__(self):
         return f"exit {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}"
