@@ -452,6 +452,7 @@ class Decision:
         self.explicit = explicit
         self.policy_type = policy_type
         self.detail = detail
+        self.context_shown = True  # False: the caller and the resource are in two organizations
 
     def as_log(self):
         if self.allowed:
@@ -465,6 +466,8 @@ def access_denied_message(principal_arn, action, resource, decision):
     aws-controllers-k8s/community#1641 and everything2/everything2#2562)."""
     head = "User: %s is not authorized to perform: %s on resource: %s" % (
         principal_arn, action, resource)
+    if not decision.context_shown:
+        return head
     if decision.explicit:
         return "%s with an explicit deny in a %s policy" % (head, decision.policy_type)
     return "%s because no %s policy allows the %s action" % (head, decision.policy_type, action)

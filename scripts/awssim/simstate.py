@@ -150,12 +150,21 @@ class SimState:
                     grants.append(json.loads(text))
                 except ValueError:
                     pass
-        return iampolicy.decide(req, ident.policies, ident.boundary, ident.session_policy,
+        d = iampolicy.decide(req, ident.policies, ident.boundary, ident.session_policy,
                                 scen.scp_levels(ident.account), rp, resource_account, (),
                                 resource_policy_applies,
                                 rcp_levels=scen.rcp_levels(resource_account),
                                 endpoint_policy=endpoint.policy if endpoint else None,
                                 registry_grant_docs=grants)
+        # AWS names the policy type in an AccessDenied text within one account or one
+        # organization only; across organizations the text can be bare (IAM user guide,
+        # troubleshoot_access-denied; AWS Security Blog "Enhanced access denied error messages
+        # with policy ARNs": "same-account and same-organization scenarios").
+        org = scen.org
+        d.context_shown = (resource_account is None or resource_account == ident.account or
+                           bool(org and org.contains(ident.account) and
+                                org.contains(resource_account)))
+        return d
 
     # ---- pull through cache ----
 

@@ -42,6 +42,7 @@ struct probe {
   bool policy_known;     /* policy_text is the truth (NULL: none exists) */
   bool repo_missing;     /* the registry account's view says the repository does not exist */
   bool on_node;          /* measured from the node: IMDS credentials, or --on-node */
+  bool no_organization;  /* Organizations says the caller\'s account is in none */
   /* The registry account's view (--registry-profile / --registry-role-arn): */
   char *registry_policy;      /* the private registry policy, when read */
   bool registry_policy_known; /* registry_policy is the truth (NULL: none exists) */
@@ -862,6 +863,7 @@ static void read_organization(struct probe *p, struct fetch *f)
       json_string_value(json_object_get(json_object_get(f->resp, "Organization"), "Id"));
   if (f->rc == ERR_OK && org)
     d->caller.org_id = str_dup(org);
+  p->no_organization = code_is(&f->call, "AWSOrganizationsNotInUseException", NULL);
   /* Not being allowed to read the organization is normal for a node role and says nothing
    * about the pull: the check is recorded, never a finding. */
   add_fetch_check(p, f);
@@ -1925,7 +1927,7 @@ static void build_fix(struct probe *p)
     buf_release(&b);
     return;
   }
-  if (!d->caller.org_id && repo_side && grant_defaulted)
+  if (!d->caller.org_id && !p->no_organization && repo_side && grant_defaulted)
     add_finding(d, CAUSE_ORG_ID_UNKNOWN, NULL,
                 "The fix grants account %s only, because %s may not read its organization. "
                 "For the organization-wide grant (the usual multi-account set-up), run again with "
