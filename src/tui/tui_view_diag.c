@@ -150,7 +150,9 @@ static void draw_findings(const struct tui *t, const struct diagnosis *d, int y,
                                               : TUI_ROLE_LABEL;
     int x = 6 + tui_put(t, y + r, 6, w - 7, idrole, ci->id, 0) + 1;
     tui_putf(t, y + r, x, w - x - 1, role, "%s%s", ci->title,
-             ci->cls == CAUSE_CLASS_WARNING ? " (note)" : "");
+             ci->cls == CAUSE_CLASS_WARNING ? " (note)"
+             : d->findings[i].alternative   ? " (or: less likely)"
+                                            : "");
   }
 }
 

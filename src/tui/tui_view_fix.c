@@ -148,16 +148,29 @@ static size_t doc_rows(const struct tui_doc *doc, int w)
 
 static void draw_header(const struct tui *t, const struct policy_fix *fx, int y, int w)
 {
-  tui_put(t, y, 1, LABEL_W, TUI_ROLE_LABEL, "Policy of", 0);
-  tui_put(t, y++, 1 + LABEL_W, w - 2 - LABEL_W, TUI_ROLE_NORMAL,
-          fx->arn ? fx->arn : "the repository", TUI_PUT_ELLIPSIS);
+  bool registry = fx->target && strcmp(fx->target, "registry_policy") == 0;
+  bool identity = fx->target && strcmp(fx->target, "identity_policy") == 0;
+  const char *what = identity ? "the IAM policy of"
+                     : registry
+                         ? "the private registry policy (every repository) of the registry of"
+                         : "the repository policy of";
+  tui_put(t, y, 1, LABEL_W, TUI_ROLE_LABEL, "Changes", 0);
+  char deny[48] = "";
+  if (fx->exempt_from_deny)
+    snprintf(deny, sizeof deny, "the Deny at Statement[%ld] of ", fx->deny_statement);
+  tui_putf(t, y++, 1 + LABEL_W, w - 2 - LABEL_W, TUI_ROLE_NORMAL, "%s%s %s", deny, what,
+           identity && fx->role_arn ? fx->role_arn
+           : fx->arn                ? fx->arn
+                                    : "the repository");
   tui_put(t, y, 1, LABEL_W, TUI_ROLE_LABEL, "Opens", 0);
   y += tui_put_wrapped(t, y, 1 + LABEL_W, w - 2 - LABEL_W, 2, TUI_ROLE_NORMAL,
                        fx->opens ? fx->opens : "-");
   tui_put(t, y, 1, LABEL_W, TUI_ROLE_LABEL, "Based on", 0);
   if (fx->already_granted)
     tui_put(t, y, 1 + LABEL_W, w - 2 - LABEL_W, TUI_ROLE_WARN,
-            "the current policy already holds an equivalent statement", TUI_PUT_ELLIPSIS);
+            fx->exempt_from_deny ? "the Deny already exempts this grant"
+                                 : "the current policy already holds an equivalent statement",
+            TUI_PUT_ELLIPSIS);
   else if (fx->based_on_sha256 && fx->based_on_sha256[0])
     tui_putf(t, y, 1 + LABEL_W, w - 2 - LABEL_W, TUI_ROLE_NORMAL,
              "the policy as read (sha256 %.12s...): the script refuses if it has changed",
