@@ -10,6 +10,10 @@
  * fixed order; *n their count. NULL (and *n 0) for any other partition. */
 const char *const *regions_of_partition(const char *partition, size_t *n);
 
+/* The partition's home region (us-east-1, cn-north-1, us-gov-west-1), enabled in every account
+ * of the partition; NULL for another partition. */
+const char *region_home(const char *partition);
+
 /* True for a region AWS introduced as opt-in: an account cannot use it until it is enabled. */
 bool region_is_opt_in(const char *region);
 

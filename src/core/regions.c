@@ -27,25 +27,37 @@ static const char *const opt_in[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* home: the partition's first region, enabled in every account of it. */
+static const struct partition {
+  const char *name;
+  const char *home;
+  const char *const *regions;
+  size_t n;
+} parts[] = {
+    {"aws", "us-east-1", aws_regions, COUNT(aws_regions)},
+    {"aws-cn", "cn-north-1", cn_regions, COUNT(cn_regions)},
+    {"aws-us-gov", "us-gov-west-1", gov_regions, COUNT(gov_regions)},
+};
+
+static const struct partition *partition_named(const char *name)
+{
+  for (size_t i = 0; name && i < COUNT(parts); i++)
+    if (strcmp(parts[i].name, name) == 0)
+      return &parts[i];
+  return NULL;
+}
+
 const char *const *regions_of_partition(const char *partition, size_t *n)
 {
-  static const struct {
-    const char *name;
-    const char *const *regions;
-    size_t n;
-  } parts[] = {
-      {"aws", aws_regions, COUNT(aws_regions)},
-      {"aws-cn", cn_regions, COUNT(cn_regions)},
-      {"aws-us-gov", gov_regions, COUNT(gov_regions)},
-  };
-  for (size_t i = 0; partition && i < COUNT(parts); i++) {
-    if (strcmp(parts[i].name, partition) == 0) {
-      *n = parts[i].n;
-      return parts[i].regions;
-    }
-  }
-  *n = 0;
-  return NULL;
+  const struct partition *p = partition_named(partition);
+  *n = p ? p->n : 0;
+  return p ? p->regions : NULL;
+}
+
+const char *region_home(const char *partition)
+{
+  const struct partition *p = partition_named(partition);
+  return p ? p->home : NULL;
 }
 
 bool region_is_opt_in(const char *region)

@@ -42,7 +42,7 @@ struct probe {
   bool policy_known;     /* policy_text is the truth (NULL: none exists) */
   bool repo_missing;     /* the registry account's view says the repository does not exist */
   bool on_node;          /* measured from the node: IMDS credentials, or --on-node */
-  bool no_organization;  /* Organizations says the caller\'s account is in none */
+  bool no_organization;  /* Organizations says the caller's account is in none */
   /* The registry account's view (--registry-profile / --registry-role-arn): */
   char *registry_policy;      /* the private registry policy, when read */
   bool registry_policy_known; /* registry_policy is the truth (NULL: none exists) */
@@ -786,16 +786,6 @@ static void add_call_check(struct probe *p, const char *id, const struct aws_cal
   c->status = ok ? CHECK_PASS : call->error_code ? CHECK_FAIL : CHECK_ERROR;
 }
 
-/* The partition's home region, where every account's keys work. */
-static const char *home_region(const char *partition)
-{
-  if (partition && strcmp(partition, "aws-cn") == 0)
-    return "cn-north-1";
-  if (partition && strcmp(partition, "aws-us-gov") == 0)
-    return "us-gov-west-1";
-  return "us-east-1";
-}
-
 /* Keys refused in an opt-in region may be good keys of an account that has not enabled it:
  * AWS answers both the same way. Asking STS in the partition's home region tells them apart
  * (checked before reporting invalid credentials). True when it did: the finding is made. */
@@ -804,7 +794,9 @@ static bool region_not_enabled(struct probe *p, struct fetch *f, const struct di
   struct diagnosis *d = p->d;
   struct aws_client aws = p->aws;
   aws.http = f->http;
-  const char *home = home_region(d->ref.partition);
+  const char *home = region_home(d->ref.partition);
+  if (!home)
+    return false;
   struct sts_identity id = {0};
   struct aws_call call;
   aws_call_init(&call);
@@ -1619,9 +1611,7 @@ static void read_other_regions(struct probe *p, struct fetch *f)
   struct diag_check *c = add_fetch_check(p, f);
   json_t *image_in = json_object_get(f->resp, "image_in");
   json_t *repo_in = json_object_get(f->resp, "repository_in");
-  bool repo_missing = false;
-  for (size_t i = 0; i < d->n_findings; i++)
-    repo_missing |= d->findings[i].cause == CAUSE_REPOSITORY_NOT_FOUND;
+  bool repo_missing = has_finding(d, CAUSE_REPOSITORY_NOT_FOUND);
   json_t *where = json_array_size(image_in) ? image_in : repo_missing ? repo_in : NULL;
   if (f->rc || !json_array_size(where))
     return;
@@ -1629,13 +1619,12 @@ static void read_other_regions(struct probe *p, struct fetch *f)
   json_object_set(ev, "image_in", image_in);
   json_object_set(ev, "repository_in", repo_in);
   json_object_set_new(ev, "region", json_string(d->ref.region));
-  char *list = NULL;
   struct buf b;
   buf_init(&b, 1024);
   size_t i;
   json_t *r;
   json_array_foreach(where, i, r) buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(r));
-  list = buf_detach(&b);
+  char *list = buf_detach(&b);
   if (where == image_in)
     add_finding(d, CAUSE_WRONG_REGION, ev,
                 "%s exists in %s of account %s, not in %s: the image reference names the wrong "
