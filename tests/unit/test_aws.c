@@ -611,6 +611,72 @@ static void test_repository_policy_not_found(void **state)
   fx_stop(&f);
 }
 
+/* The registry view's reads: each sends its operation and request, and reads its one field. */
+static void test_registry_view_calls(void **state)
+{
+  (void)state;
+  static const struct fake_answer a[] = {
+      {JSON_200("{\"registryId\":\"632000001762\",\"policyText\":\"{\\\"Version\\\":\\\"2012-10-"
+                "17\\\"}\"}"),
+       false},
+      {JSON_200("{\"name\":\"REGISTRY_POLICY_SCOPE\",\"value\":\"V1\"}"), false},
+      {JSON_200("{\"pullThroughCacheRules\":[{\"ecrRepositoryPrefix\":\"docker-hub\"}]}"), false},
+      {JSON_ERR("400 Bad Request", "",
+                "{\"__type\":\"RegistryPolicyNotFoundException\",\"message\":\"none\"}"),
+       false},
+      {JSON_200("{\"name\":\"REGISTRY_POLICY_SCOPE\"}"), false},
+  };
+  struct fixture f;
+  fx_start(&f, a, 5);
+  struct aws_call call;
+  aws_call_init(&call);
+  struct err e = {0};
+  char *text = NULL;
+  json_t *resp = NULL;
+  assert_int_equal(ecr_get_registry_policy(&f.c, "ap-southeast-1", &text, &call, &e), ERR_OK);
+  assert_string_equal(text, "{\"Version\":\"2012-10-17\"}");
+  free(text);
+  assert_int_equal(
+      ecr_get_account_setting(&f.c, "ap-southeast-1", "REGISTRY_POLICY_SCOPE", &text, &call, &e),
+      ERR_OK);
+  assert_string_equal(text, "V1");
+  free(text);
+  assert_int_equal(ecr_describe_pull_through_cache_rules(&f.c, "ap-southeast-1", "632000001762",
+                                                         &resp, &call, &e),
+                   ERR_OK);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(resp, "pullThroughCacheRules"), 0),
+                          "ecrRepositoryPrefix")),
+                      "docker-hub");
+  json_decref(resp);
+  text = (char *)1;
+  assert_int_equal(ecr_get_registry_policy(&f.c, "ap-southeast-1", &text, &call, &e), ERR_AWS);
+  assert_null(text);
+  assert_string_equal(call.error_code, "RegistryPolicyNotFoundException");
+  /* A 200 without the field is a malformed answer, never an empty setting. */
+  assert_int_equal(
+      ecr_get_account_setting(&f.c, "ap-southeast-1", "REGISTRY_POLICY_SCOPE", &text, &call, &e),
+      ERR_PARSE);
+  assert_null(text);
+  assert_non_null(strstr(e.msg, "no value"));
+  aws_call_release(&call);
+  fx_stop(&f);
+
+  assert_true(has_header(f.s.requests[0], "x-amz-target", TARGET_PREFIX "GetRegistryPolicy"));
+  assert_string_equal(req_body(f.s.requests[0]), "{}");
+  assert_true(has_header(f.s.requests[1], "x-amz-target", TARGET_PREFIX "GetAccountSetting"));
+  assert_string_equal(req_body(f.s.requests[1]), "{\"name\":\"REGISTRY_POLICY_SCOPE\"}");
+  assert_true(
+      has_header(f.s.requests[2], "x-amz-target", TARGET_PREFIX "DescribePullThroughCacheRules"));
+  json_t *req = json_loads(req_body(f.s.requests[2]), 0, NULL);
+  assert_int_equal(json_integer_value(json_object_get(req, "maxResults")), 1000);
+  assert_string_equal(json_string_value(json_object_get(req, "registryId")), "632000001762");
+  json_decref(req);
+  assert_true(has_header(f.s.requests[0], "authorization",
+                         "AWS4-HMAC-SHA256 Credential=" AKID
+                         "/20231114/ap-southeast-1/ecr/aws4_request"));
+}
+
 static void test_transport_retries(void **state)
 {
   (void)state;
@@ -781,6 +847,9 @@ static void test_bad_arguments(void **state)
       ecr_batch_get_image(&c, "us-east-1/../x", NULL, "app", "t", NULL, &resp, &call, &e),
       ERR_INVALID);
   assert_int_equal(aws_json_call(&c, "sts", "us-east-1", "X", NULL, &resp, &call, &e), ERR_INVALID);
+  char *text = NULL;
+  assert_int_equal(ecr_get_account_setting(&c, "us-east-1", NULL, &text, &call, &e), ERR_INVALID);
+  assert_null(text);
   c.partition = "aws-iso";
   assert_int_equal(orgs_describe_organization(&c, &resp, &call, &e), ERR_INVALID);
   c.partition = NULL;
@@ -809,6 +878,7 @@ int main(void)
       cmocka_unit_test(test_retry_on_503),
       cmocka_unit_test(test_503_every_time),
       cmocka_unit_test(test_repository_policy_not_found),
+      cmocka_unit_test(test_registry_view_calls),
       cmocka_unit_test(test_transport_retries),
       cmocka_unit_test(test_sts_success),
       cmocka_unit_test(test_sts_error_and_throttle),
