@@ -132,6 +132,11 @@ enum err_code ecr_get_registry_policy(struct aws_client *c, const char *region, 
 /* GetAccountSetting name ("REGISTRY_POLICY_SCOPE": "V1" or "V2"): *value (caller frees). */
 enum err_code ecr_get_account_setting(struct aws_client *c, const char *region, const char *name,
                                       char **value, struct aws_call *call, struct err *e);
+/* DescribeRepositories listing the repositories of registry_id (NULL: the caller's), one page
+ * of up to 1000, for naming the ones near a name that does not exist; raw answer in *response. */
+enum err_code ecr_describe_repositories(struct aws_client *c, const char *region,
+                                        const char *registry_id, json_t **response,
+                                        struct aws_call *call, struct err *e);
 /* DescribePullThroughCacheRules of registry_id (NULL: the caller's), one page of up to 1000;
  * raw answer (pullThroughCacheRules[]) in *response. */
 enum err_code ecr_describe_pull_through_cache_rules(struct aws_client *c, const char *region,

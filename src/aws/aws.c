@@ -1312,6 +1312,23 @@ enum err_code ecr_get_account_setting(struct aws_client *c, const char *region, 
   return rc;
 }
 
+enum err_code ecr_describe_repositories(struct aws_client *c, const char *region,
+                                        const char *registry_id, json_t **response,
+                                        struct aws_call *call, struct err *e)
+{
+  *response = NULL;
+  json_t *req = json_pack("{s:i}", "maxResults", 1000);
+  if (!req || (registry_id && json_object_set_new(req, "registryId", json_string(registry_id)))) {
+    json_decref(req);
+    aws_call_release(call);
+    return err_set(e, ERR_INVALID, "cannot build the DescribeRepositories request");
+  }
+  enum err_code rc = json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "DescribeRepositories", req,
+                               response, false, call, e);
+  json_decref(req);
+  return rc;
+}
+
 enum err_code ecr_describe_pull_through_cache_rules(struct aws_client *c, const char *region,
                                                     const char *registry_id, json_t **response,
                                                     struct aws_call *call, struct err *e)

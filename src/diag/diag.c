@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +65,7 @@ const char *const diag_plan[] = {
     "ecr.DescribePullThroughCacheRules",
     "ecr.BatchGetImage",
     "ecr.DescribeImages",
+    "ecr.DescribeRepositories",
     "ecr.DescribeImages.other_regions",
     "registry.ping",
     "registry.manifest",
@@ -129,6 +131,7 @@ static bool check_needed_for_pull(const char *id)
       "ecr.GetAccountSetting",
       "ecr.DescribePullThroughCacheRules",
       "ecr.DescribeImages",
+      "ecr.DescribeRepositories",
       "ecr.DescribeImages.other_regions",
   };
   for (size_t i = 0; i < sizeof context / sizeof context[0]; i++)
@@ -454,6 +457,7 @@ enum fetch_kind {
   FETCH_PTC_RULES,
   FETCH_IMAGE,
   FETCH_TAGS,          /* the tags that do exist, when the one asked for does not */
+  FETCH_REPOSITORIES,  /* the repositories that do exist, when the one asked for does not */
   FETCH_OTHER_REGIONS, /* the same image in the account's other regions, when not found */
   FETCH_REGISTRY_PING,
   FETCH_REGISTRY_MANIFEST,
@@ -680,6 +684,11 @@ static void *fetch_run(void *arg)
       aws.creds = &p->registry_creds;
     f->rc = ecr_describe_pull_through_cache_rules(&aws, r->region, r->registry_id, &f->resp,
                                                   &f->call, &f->e);
+    break;
+  case FETCH_REPOSITORIES:
+    if (p->registry_creds.access_key_id)
+      aws.creds = &p->registry_creds;
+    f->rc = ecr_describe_repositories(&aws, r->region, r->registry_id, &f->resp, &f->call, &f->e);
     break;
   case FETCH_OTHER_REGIONS:
     if (p->registry_creds.access_key_id)
@@ -1525,6 +1534,66 @@ out:
   free(seen);
 }
 
+#define NEAREST_REPOSITORIES 5
+
+struct repo_seen {
+  const char *name;
+  size_t distance;
+};
+
+static int repo_by_distance(const void *a, const void *b)
+{
+  const struct repo_seen *x = a, *y = b;
+  if (x->distance != y->distance)
+    return x->distance < y->distance ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* Adds to the REPOSITORY_NOT_FOUND finding the existing repositories whose names are near the
+ * one asked for: most often a typo, or a path segment too many or too few. */
+static void read_repositories(struct probe *p, struct fetch *f)
+{
+  struct diagnosis *d = p->d;
+  add_fetch_check(p, f);
+  json_t *repos = json_object_get(f->resp, "repositories");
+  size_t n = json_array_size(repos), shown = 0, i;
+  struct repo_seen *seen = f->rc ? NULL : calloc(n ? n : 1, sizeof *seen);
+  if (!seen)
+    return;
+  /* Near: no more edits than a third of the name, and at least two allowed. */
+  size_t limit = strlen(d->ref.repository) / 3 > 2 ? strlen(d->ref.repository) / 3 : 2;
+  json_t *repo;
+  json_array_foreach(repos, i, repo)
+  {
+    const char *name = json_string_value(json_object_get(repo, "repositoryName"));
+    size_t dist = name ? edit_distance(d->ref.repository, name) : SIZE_MAX;
+    if (dist <= limit)
+      seen[shown++] = (struct repo_seen){name, dist};
+  }
+  qsort(seen, shown, sizeof *seen, repo_by_distance);
+  if (shown > NEAREST_REPOSITORIES)
+    shown = NEAREST_REPOSITORIES;
+  for (size_t j = 0; shown && j < d->n_findings; j++) {
+    struct diag_finding *fd = &d->findings[j];
+    if (fd->cause != CAUSE_REPOSITORY_NOT_FOUND || fd->alternative)
+      continue;
+    json_t *list = json_array();
+    struct buf b;
+    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
+    buf_printf(&b, "%s Repositories with near names in %s:", fd->summary, d->ref.region);
+    for (size_t t = 0; t < shown; t++) {
+      json_array_append_new(list, json_string(seen[t].name));
+      buf_printf(&b, "%s %s", t ? "," : "", seen[t].name);
+    }
+    buf_printf(&b, " (of %zu).", n);
+    json_object_set_new(fd->evidence, "nearest_repositories", list);
+    free(fd->summary);
+    fd->summary = buf_detach(&b);
+    break;
+  }
+  free(seen);
+}
+
 /* A policy read: *text takes it over. True when the answer is the truth: the policy, or AWS's
  * not_found code saying there is none (*text stays NULL). */
 static bool take_policy(struct fetch *f, const char *not_found, char **text)
@@ -2079,9 +2148,11 @@ enum err_code diag_run(const struct diag_options *o, struct diagnosis *d, struct
         read_other_regions(&p, &fs[FETCH_OTHER_REGIONS]);
       }
     } else if (has_finding(d, CAUSE_REPOSITORY_NOT_FOUND)) {
-      fs[FETCH_OTHER_REGIONS].wanted = true;
-      if (fetch_level(&p, fs, FETCH_OTHER_REGIONS, FETCH_OTHER_REGIONS))
+      fs[FETCH_REPOSITORIES].wanted = fs[FETCH_OTHER_REGIONS].wanted = true;
+      if (fetch_level(&p, fs, FETCH_REPOSITORIES, FETCH_OTHER_REGIONS)) {
+        read_repositories(&p, &fs[FETCH_REPOSITORIES]);
         read_other_regions(&p, &fs[FETCH_OTHER_REGIONS]);
+      }
     }
     if (p.have_token)
       cancelled = !probe_registry(&p, fs);

@@ -46,6 +46,8 @@ class RegistryView(unittest.TestCase):
         run = self.run_view("seed.json", e2e.SEED_IMAGE.replace("cicd-runner", "cicd-runer"))
         self.assertEqual(run.code, 1, run)
         self.assertEqual(run.report["verdict"]["causes"], ["REPOSITORY_NOT_FOUND"])
+        self.assertEqual(run.report["findings"][0]["evidence"]["nearest_repositories"],
+                         ["audit/sa/cicd-runner"])
         self.assertIsNone(run.report["fix"])
 
     def test_missing_tag_names_the_nearest_existing_tags(self):

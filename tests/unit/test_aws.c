@@ -625,9 +625,10 @@ static void test_registry_view_calls(void **state)
                 "{\"__type\":\"RegistryPolicyNotFoundException\",\"message\":\"none\"}"),
        false},
       {JSON_200("{\"name\":\"REGISTRY_POLICY_SCOPE\"}"), false},
+      {JSON_200("{\"repositories\":[{\"repositoryName\":\"audit/sa/cicd-runner\"}]}"), false},
   };
   struct fixture f;
-  fx_start(&f, a, 5);
+  fx_start(&f, a, 6);
   struct aws_call call;
   aws_call_init(&call);
   struct err e = {0};
@@ -659,6 +660,10 @@ static void test_registry_view_calls(void **state)
       ERR_PARSE);
   assert_null(text);
   assert_non_null(strstr(e.msg, "no value"));
+  assert_int_equal(
+      ecr_describe_repositories(&f.c, "ap-southeast-1", "632000001762", &resp, &call, &e), ERR_OK);
+  assert_int_equal(json_array_size(json_object_get(resp, "repositories")), 1);
+  json_decref(resp);
   aws_call_release(&call);
   fx_stop(&f);
 
@@ -672,6 +677,7 @@ static void test_registry_view_calls(void **state)
   assert_int_equal(json_integer_value(json_object_get(req, "maxResults")), 1000);
   assert_string_equal(json_string_value(json_object_get(req, "registryId")), "632000001762");
   json_decref(req);
+  assert_true(has_header(f.s.requests[5], "x-amz-target", TARGET_PREFIX "DescribeRepositories"));
   assert_true(has_header(f.s.requests[0], "authorization",
                          "AWS4-HMAC-SHA256 Credential=" AKID
                          "/20231114/ap-southeast-1/ecr/aws4_request"));
