@@ -373,7 +373,11 @@ static void add_prober_finding(struct probe *p, enum cause_id cause, const struc
                                const struct aws_call *call)
 {
   if (cause == CAUSE_PROBE_UNREACHABLE && call) {
-    add_network_finding(p, c, call->transport, "AWS's endpoint");
+    const char *id = c ? c->id : "";
+    add_network_finding(p, c, call->transport,
+                        strncmp(id, "ecr.", 4) == 0   ? "The ECR API endpoint"
+                        : strncmp(id, "sts.", 4) == 0 ? "The STS endpoint"
+                                                      : "The AWS endpoint");
     return;
   }
   json_t *ev = check_evidence(c);
