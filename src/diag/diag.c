@@ -831,6 +831,17 @@ static bool region_not_enabled(struct probe *p, struct fetch *f, const struct di
                 "an administrator), then the node can log in to the registry.",
                 d->ref.region, d->caller.account, c && c->error_code ? c->error_code : "refused",
                 home, d->caller.account, d->ref.region);
+    /* A session token from the global STS endpoint is refused the same way in an opt-in
+     * region that is enabled: version 1 tokens "are valid only in AWS Regions that are
+     * available by default" (IAM API reference, SetSecurityTokenServicePreferences). */
+    if (p->creds.session_token)
+      mark_alternative(add_finding(
+          d, CAUSE_CREDENTIALS_INVALID, json_pack("{s:s}", "check", c ? c->id : ""),
+          "Or the region is enabled and this session's token came from the global STS endpoint "
+          "(sts.amazonaws.com) as a version 1 token, which only default regions accept: get it "
+          "from a regional STS endpoint, or set the account's GlobalEndpointTokenVersion to "
+          "v2 (`aws iam set-security-token-service-preferences "
+          "--global-endpoint-token-version v2Token`)."));
   }
   sts_identity_release(&id);
   aws_call_release(&call);
