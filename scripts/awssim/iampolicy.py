@@ -453,6 +453,7 @@ class Decision:
         self.policy_type = policy_type
         self.detail = detail
         self.context_shown = True  # False: the caller and the resource are in two organizations
+        self.policy_arn = None  # the denying SCP's or RCP's ARN, when AWS would name it
 
     def as_log(self):
         if self.allowed:
@@ -468,6 +469,9 @@ def access_denied_message(principal_arn, action, resource, decision):
         principal_arn, action, resource)
     if not decision.context_shown:
         return head
+    if decision.explicit and decision.policy_arn:
+        return "%s with an explicit deny in a %s policy: %s" % (head, decision.policy_type,
+                                                                  decision.policy_arn)
     if decision.explicit:
         return "%s with an explicit deny in a %s policy" % (head, decision.policy_type)
     return "%s because no %s policy allows the %s action" % (head, decision.policy_type, action)

@@ -337,6 +337,20 @@ class Organization:
             raise ScenarioError("organization: RCPs need feature_set ALL")
         self.rcp_full_always = spec.get("rcps_enabled") is True
 
+    def policy_arn(self, doc, scp=True):
+        """The ARN AWS names an SCP or RCP by: AWS's own FullAWSAccess policies are
+        arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess (and
+        resource_control_policy/p-RCPFullAWSAccess); the organization's are
+        arn:aws:organizations::MGMT:policy/o-ID/service_control_policy/p-ID (AWS Security Blog,
+        "Enhanced access denied error messages with policy ARNs"; the p- id derived here)."""
+        kind = "service_control_policy" if scp else "resource_control_policy"
+        name = next((n for n, d in self.policies.items() if d is doc), None)
+        if name in ("FullAWSAccess", "RCPFullAWSAccess"):
+            return "arn:aws:organizations::aws:policy/%s/p-%s" % (kind, name)
+        pid = "p-" + hashlib.sha256((name or json.dumps(doc, sort_keys=True)).encode()).hexdigest()[:8]
+        return "arn:aws:organizations::%s:policy/%s/%s/%s" % (self.management_account, self.id,
+                                                            kind, pid)
+
     def _docs(self, names, where, kind="SCP"):
         docs = []
         for n in names:

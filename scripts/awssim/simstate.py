@@ -164,6 +164,15 @@ class SimState:
         d.context_shown = (resource_account is None or resource_account == ident.account or
                            bool(org and org.contains(ident.account) and
                                 org.contains(resource_account)))
+        # Since 2025 an explicit deny by an SCP or RCP also names the policy's ARN, within the
+        # same account or organization (the same blog post).
+        if d.context_shown and d.explicit and d.policy_type in (iampolicy.SCP, iampolicy.RCP):
+            scp = d.policy_type == iampolicy.SCP
+            levels = scen.scp_levels(ident.account) if scp else scen.rcp_levels(resource_account)
+            for doc in (doc for level in levels or () for doc in level):
+                if iampolicy.evaluate_policy(doc, req).deny:
+                    d.policy_arn = org.policy_arn(doc, scp)
+                    break
         return d
 
     # ---- pull through cache ----

@@ -405,6 +405,11 @@ struct denied_reason {
   bool found;
   bool explicit_deny;
   const char *type; /* "resource-based", "identity-based", "service control", ... */
+  /* The denying policy's ARN, when AWS appended it (": arn:..." after the type, same account
+   * or organization only: AWS Security Blog, "Enhanced access denied error messages with
+   * policy ARNs"), pointing into the message; NULL otherwise. */
+  const char *policy_arn;
+  size_t policy_arn_len;
 };
 
 static struct denied_reason parse_denied_reason(const char *msg)
@@ -426,6 +431,11 @@ static struct denied_reason parse_denied_reason(const char *msg)
       r.found = true;
       r.explicit_deny = expl != NULL;
       r.type = types[i];
+      const char *arn = strstr(tail, ": arn:");
+      if (arn) {
+        r.policy_arn = arn + 2;
+        r.policy_arn_len = strcspn(r.policy_arn, " \t\r\n\"");
+      }
       return r;
     }
   }
@@ -1128,10 +1138,13 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
   json_object_set_new(ev, "cross_account", json_boolean(cross));
   json_object_set_new(ev, "caller_account", json_string(d->caller.account));
   json_object_set_new(ev, "registry_id", json_string(d->ref.registry_id));
-  json_object_set_new(ev, "aws_reason",
-                      why.found ? json_pack("{s:s, s:b}", "policy_type", why.type, "explicit_deny",
-                                            why.explicit_deny)
-                                : json_null());
+  json_t *reason = json_null();
+  if (why.found) {
+    reason = json_pack("{s:s, s:b}", "policy_type", why.type, "explicit_deny", why.explicit_deny);
+    if (why.policy_arn)
+      json_object_set_new(reason, "policy_arn", json_stringn(why.policy_arn, why.policy_arn_len));
+  }
+  json_object_set_new(ev, "aws_reason", reason);
   const char *who = d->caller.arn;
   const char *repo = d->ref.repository;
 
@@ -1211,27 +1224,82 @@ static void finding_for_denied(struct probe *p, const struct diag_check *c, cons
                   repo, d->ref.registry_id, who, action, action, d->caller.account);
     return;
   }
+  static const struct {
+    const char *type;
+    enum cause_id cause;
+  } kinds[] = {
+      {"identity-based", CAUSE_IDENTITY_POLICY_MISSING},
+      {"service control", CAUSE_SCP_DENY},
+      {"resource control", CAUSE_RCP_DENY},
+      {"permissions boundary", CAUSE_PERMISSIONS_BOUNDARY_DENY},
+      {"session", CAUSE_SESSION_POLICY_DENY},
+      {"VPC endpoint", CAUSE_VPC_ENDPOINT_POLICY_DENY},
+  };
   enum cause_id cause = CAUSE_UNKNOWN;
   if (strcmp(why.type, "resource-based") == 0)
     cause = why.explicit_deny ? CAUSE_REPO_POLICY_EXPLICIT_DENY : CAUSE_IDENTITY_POLICY_MISSING;
-  else if (strcmp(why.type, "identity-based") == 0)
-    cause = CAUSE_IDENTITY_POLICY_MISSING;
-  else if (strcmp(why.type, "service control") == 0)
-    cause = CAUSE_SCP_DENY;
-  else if (strcmp(why.type, "resource control") == 0)
-    cause = CAUSE_RCP_DENY;
-  else if (strcmp(why.type, "permissions boundary") == 0)
-    cause = CAUSE_PERMISSIONS_BOUNDARY_DENY;
-  else if (strcmp(why.type, "session") == 0)
-    cause = CAUSE_SESSION_POLICY_DENY;
-  else if (strcmp(why.type, "VPC endpoint") == 0)
-    cause = CAUSE_VPC_ENDPOINT_POLICY_DENY;
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(why.type, kinds[i].type) == 0)
+      cause = kinds[i].cause;
+  struct buf b;
+  buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
   if (why.explicit_deny)
-    add_finding(d, cause, ev, "AWS denied %s on %s to %s with an explicit deny in %s %s policy.",
-                action, repo, who, strchr("aeiou", why.type[0]) ? "an" : "a", why.type);
+    buf_printf(&b, "AWS denied %s on %s to %s with an explicit deny in %s %s policy%s%.*s.", action,
+               repo, who, strchr("aeiou", why.type[0]) ? "an" : "a", why.type,
+               why.policy_arn ? ": " : "", (int)why.policy_arn_len,
+               why.policy_arn ? why.policy_arn : "");
   else
-    add_finding(d, cause, ev, "AWS denied %s on %s to %s because no %s policy allows it.", action,
-                repo, who, why.type);
+    buf_printf(&b, "AWS denied %s on %s to %s because no %s policy allows it%s%.*s%s.", action,
+               repo, who, why.type, why.policy_arn ? " (" : "", (int)why.policy_arn_len,
+               why.policy_arn ? why.policy_arn : "", why.policy_arn ? ")" : "");
+  /* Where that policy type lives, and the command that shows it. */
+  switch (cause) {
+  case CAUSE_SCP_DENY:
+  case CAUSE_RCP_DENY: {
+    bool scp = cause == CAUSE_SCP_DENY;
+    const char *target = scp ? d->caller.account : d->ref.registry_id;
+    buf_printf(&b, " %s control policies belong to the %s organization%s%s: ",
+               scp ? "Service" : "Resource", scp ? "caller's" : "registry's",
+               scp ? "" : " and cover every repository of account ", scp ? "" : target);
+    if (why.policy_arn) {
+      /* The policy id is the ARN's last segment: .../service_control_policy/p-xxxxxxxx. */
+      const char *id = why.policy_arn + why.policy_arn_len;
+      while (id > why.policy_arn && id[-1] != '/')
+        id--;
+      buf_printf(&b, "read that one with `aws organizations describe-policy --policy-id %.*s`",
+                 (int)(why.policy_arn + why.policy_arn_len - id), id);
+    } else {
+      buf_printf(&b,
+                 "list them with `aws organizations list-policies-for-target --target-id %s "
+                 "--filter %s` (and for each OU above it)",
+                 target, scp ? "SERVICE_CONTROL_POLICY" : "RESOURCE_CONTROL_POLICY");
+    }
+    buf_printf(&b, " as the management account, and exempt the node role from its Deny%s.",
+               scp ? " or allow the pull actions" : "");
+    break;
+  }
+  case CAUSE_PERMISSIONS_BOUNDARY_DENY:
+    buf_puts(&b, " The role's permissions boundary caps what its policies allow: read it with "
+                 "`aws iam get-role --role-name ROLE --query Role.PermissionsBoundary` and let "
+                 "it allow the pull actions.");
+    break;
+  case CAUSE_SESSION_POLICY_DENY:
+    buf_puts(&b, " The session was created with a session policy (AssumeRole --policy or "
+                 "--policy-arns) that does not allow the pull. The node's own instance sessions "
+                 "carry none: run the check without it.");
+    break;
+  case CAUSE_VPC_ENDPOINT_POLICY_DENY:
+    buf_printf(&b,
+               " The request went through an ECR interface endpoint whose policy does not let "
+               "it through: read it with `aws ec2 describe-vpc-endpoints --region %s --filters "
+               "Name=service-name,Values=com.amazonaws.%s.ecr.api,com.amazonaws.%s.ecr.dkr` in "
+               "the node's account and allow the pull actions on the registry's repositories.",
+               d->ref.region, d->ref.region, d->ref.region);
+    break;
+  default: break;
+  }
+  add_finding(d, cause, ev, "%s", buf_str(&b));
+  buf_release(&b);
 }
 
 /* failures[] of BatchGetImage (ECR API reference, ImageFailure.failureCode). */

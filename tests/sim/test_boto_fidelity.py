@@ -297,7 +297,9 @@ class Boto3Fidelity(unittest.TestCase):
             self.assertClientError(
                 self.client("ecr", "eks-node-b", sim).batch_get_image, "AccessDeniedException", 400,
                 "User: %s is not authorized to perform: ecr:BatchGetImage on resource: %s with an "
-                "explicit deny in a service control policy" % (SESS_B, REPO_ARN),
+                "explicit deny in a service control policy: arn:aws:organizations::100000000001:"
+                "policy/o-a1b2c3d4e5/service_control_policy/p-%s"
+                % (SESS_B, REPO_ARN, hashlib.sha256(b"DenyEcr").hexdigest()[:8]),
                 registryId=A, repositoryName=REPO, imageIds=[{"imageTag": "latest"}])
 
 
