@@ -102,6 +102,21 @@ struct fix_request {
    * the registry policy no longer denies the pull, and says so. */
   const char *repository_policy;
   bool repository_policy_known;
+
+  /* ---- appended: the pull-through cache import (cause PTC_IMPORT_DENIED) ---- */
+  /* FIX_TARGET_IDENTITY_POLICY: the pull-through cache rule's ecrRepositoryPrefix ("docker-hub",
+   * the ECR syntax: 2 to 30 characters, [a-z0-9]+(?:[._-][a-z0-9]+)* segments joined by '/';
+   * not "ROOT"). The fix then allows the import instead of the pull: an inline policy allowing
+   * ecr:BatchImportUpstreamImage on the repositories under the prefix (the Resource
+   * "arn:PARTITION:ecr:REGION:REGISTRY:repository/PREFIX/" followed by a '*'), which is what ECR
+   * checks when a first pull makes it fetch an image it has not cached. repository must be under
+   * PREFIX + "/". ERR_INVALID with attach_managed (no managed policy is limited to the rule's
+   * repositories), with another target, or when malformed. current_policy is not consulted:
+   * verification judges the inline policy (see policyfix_ptc_verify). */
+  const char *ptc_prefix;
+  /* With ptc_prefix: also ecr:CreateRepository on the same resource (the repository does not
+   * exist yet, and the cache creates it on the first pull). ERR_INVALID without ptc_prefix. */
+  bool ptc_create_repository;
 };
 
 /* What the fix was merged into. */
@@ -171,6 +186,17 @@ struct policy_fix {
    * RepositoryPolicyText property or an AWS::ECR::RegistryPolicy resource (PolicyText). */
   bool exempt_from_deny;
   long deny_statement; /* the Deny's index in Statement; -1 when not an exemption */
+
+  /* ---- appended: the pull-through cache import (request ptc_prefix) ----
+   * Then target is "identity_policy", statement the inline policy's only statement (Sid
+   * EcrPullThroughCacheImport, ecr:BatchImportUpstreamImage and with ptc_create_repository
+   * ecr:CreateRepository, on every repository under PREFIX/ in the registry and region), document
+   * the inline policy holding it, named ecrdiag-ptc-import-REGISTRY-REGION-PREFIX ('/' as '_') in
+   * the aws_cli put-role-policy script, the aws_iam_role_policy and the AWS::IAM::RolePolicy;
+   * opens says the role may import through the rule into repositories under PREFIX/ (and create
+   * them) and nothing else; across accounts the caveat gives the registry policy statement
+   * account A must add. verified as policyfix_ptc_verify. */
+  char *ptc_prefix; /* the rule's prefix; NULL when not an import fix */
 };
 
 /* ECR refuses repository policies over this many characters (policy.h has the same ceiling). */
@@ -191,7 +217,8 @@ void policyfix_release(struct policy_fix *f);
 /* The fix as the report's `fix` object: target, grant (null for identity_policy), arn,
  * role_arn, statement, document, based_on_sha256, basis, opens, caveat, already_granted,
  * granted_by, verified, verification, merged_statements, aws_cli, terraform, cloudformation,
- * exempt_from_deny, deny_statement (null when not an exemption).
+ * exempt_from_deny, deny_statement (null when not an exemption), ptc_prefix (null when not a
+ * pull-through cache import fix).
  * A new reference; NULL when out of memory. */
 json_t *policyfix_to_json(const struct policy_fix *f);
 
@@ -225,5 +252,26 @@ enum err_code policyfix_merge(const char *current, const json_t *stmt, json_t **
 enum err_code policyfix_exempt(const char *current, size_t deny_statement, const char *op,
                                const char *key, const char *value, json_t **document, bool *already,
                                struct err *e);
+
+/* True when s is a pull-through cache rule prefix as ECR accepts it (ecrRepositoryPrefix: 2 to
+ * 30 characters, [a-z0-9]+(?:[._-][a-z0-9]+)* segments joined by '/'). "ROOT", the prefix of
+ * a rule that caches into unprefixed repositories, is not accepted: the import fix is scoped to
+ * repositories under PREFIX/. */
+bool policyfix_ptc_prefix_valid(const char *s);
+
+/* The verification of a pull-through cache import fix, for any identity policy document
+ * (borrowed): evaluated as the caller req describes (as policyfix_build's verification does),
+ * the document must allow ecr:BatchImportUpstreamImage (and, with ptc_create_repository,
+ * ecr:CreateRepository) on req's repository, and allow none of the probes outside the rule:
+ * those actions on a repository whose name only starts with PREFIX, on one with PREFIX/ deeper
+ * in its name, on the repository named PREFIX itself, on PREFIX/... of another region or
+ * registry; ecr:CreateRepository when it was not asked for; pulling, pushing, deleting or
+ * setting the policy of the repository; the registry login token. Across accounts the registry
+ * account's side is assumed to allow (the caveat gives its statement), so that the document
+ * alone decides. *verified, and *verification (one or two sentences; the caller frees it):
+ * what was checked or what failed. ERR_INVALID as policyfix_build for a request without
+ * ptc_prefix or a malformed one, or a NULL document. */
+enum err_code policyfix_ptc_verify(const struct fix_request *req, const json_t *document,
+                                   bool *verified, char **verification, struct err *e);
 
 #endif

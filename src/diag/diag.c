@@ -50,6 +50,7 @@ struct probe {
   bool registry_scope_v1;     /* REGISTRY_POLICY_SCOPE is V1: the policy does not govern pulls */
   json_t *ptc_rules;          /* DescribePullThroughCacheRules' pullThroughCacheRules, or NULL */
   const json_t *ptc_rule;     /* the rule whose prefix the repository is under, or NULL */
+  bool ptc_repo_missing;      /* PTC_IMPORT_DENIED: the repository is not there yet either */
   long long deadline_ms;      /* CLOCK_MONOTONIC: the whole check ends here */
   struct http_share *share;   /* one connection cache for every fetch's client */
 };
@@ -1109,6 +1110,7 @@ static bool ptc_import_finding(struct probe *p, const struct diag_check *c, bool
                 json_sprintf("arn:%s:ecr:%s:%s:repository/%s/*", d->ref.partition, d->ref.region,
                              d->ref.registry_id, prefix ? prefix : "")));
   bool cross = cross_account(p);
+  p->ptc_repo_missing = repo_missing;
   add_finding(d, CAUSE_PTC_IMPORT_DENIED, ev,
               "%s is under the pull-through cache rule %s (upstream %s), and %s not cached yet: "
               "ECR imports it on the first pull only for a principal allowed "
@@ -2007,8 +2009,9 @@ static void build_fix(struct probe *p)
   enum cause_id primary = d->findings[0].cause;
   bool repo_side = primary == CAUSE_REPO_POLICY_NOT_GRANTING ||
                    primary == CAUSE_REPO_POLICY_MISSING || primary == CAUSE_ORG_CONDITION_MISMATCH;
+  bool ptc_import = primary == CAUSE_PTC_IMPORT_DENIED && p->ptc_rule;
   bool identity_side =
-      primary == CAUSE_IDENTITY_POLICY_MISSING || primary == CAUSE_AUTH_TOKEN_DENIED;
+      primary == CAUSE_IDENTITY_POLICY_MISSING || primary == CAUSE_AUTH_TOKEN_DENIED || ptc_import;
   /* A Deny the evaluator named, in a policy ecrdiag read: the fix exempts the grant from it. */
   json_t *deny = json_object_get(d->findings[0].evidence, "statement");
   const char *deny_in = json_string_value(json_object_get(deny, "policy"));
@@ -2042,11 +2045,15 @@ static void build_fix(struct probe *p)
       .target = identity_side   ? FIX_TARGET_IDENTITY_POLICY
                 : registry_deny ? FIX_TARGET_REGISTRY_POLICY
                                 : FIX_TARGET_REPOSITORY_POLICY,
-      .attach_managed = p->o->fix_managed,
       .exempt_from_deny = registry_deny || repo_deny,
       .deny_statement = (size_t)json_integer_value(json_object_get(deny, "index")),
       .repository_policy = p->policy_text,
       .repository_policy_known = p->policy_known,
+      .ptc_prefix = ptc_import
+                        ? json_string_value(json_object_get(p->ptc_rule, "ecrRepositoryPrefix"))
+                        : NULL,
+      .ptc_create_repository = ptc_import && p->ptc_repo_missing,
+      .attach_managed = p->o->fix_managed && !ptc_import,
   };
   if (registry_deny) {
     req.current_known = true;

@@ -1,9 +1,9 @@
 /* The policy fix: the grant statement merged into the repository policy read (no statement of
  * the user's dropped or rewritten, unless merged to fit the size limit), the node role's
- * identity policy, or the grant exempted from the repository or registry policy's Deny (the
- * document surgery is in fix_deny.c); as a shell script, Terraform and CloudFormation; verified
- * with the evaluator and lint. Pure: no HTTP, no files; depends on core, crypto, jansson and
- * src/policy. */
+ * identity policy (the pull, or the import through a pull-through cache rule), or the grant
+ * exempted from the repository or registry policy's Deny (the document surgery is in fix_deny.c);
+ * as a shell script, Terraform and CloudFormation; verified with the evaluator and lint. Pure: no
+ * HTTP, no files; depends on core, crypto, jansson and src/policy. */
 #include "ecrdiag/policyfix.h"
 
 #include <stdio.h>
@@ -150,6 +150,8 @@ struct fixctx {
   char ou_id[64];            /* its last segment */
   bool exempt;               /* the grant exempted from a Deny (exempt_from_deny, registry) */
   bool registry;             /* FIX_TARGET_REGISTRY_POLICY */
+  bool ptc;                  /* the pull-through cache import (ptc_prefix) */
+  char ptc_arn[FIX_ARN_MAX]; /* ptc: "arn:P:ecr:REGION:REGISTRY:repository/PREFIX/" and '*' */
 };
 
 /* The parts of "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE". */
@@ -302,6 +304,62 @@ static bool ou_parse(const char *path, struct fixctx *c)
   return true;
 }
 
+/* ECR's ecrRepositoryPrefix: runs of [a-z0-9] joined by single separators from "._-/", which
+ * is the model's [a-z0-9]+(?:[._-][a-z0-9]+)* segments joined by '/', 2 to 30 characters. */
+bool policyfix_ptc_prefix_valid(const char *s)
+{
+  size_t n = s ? strlen(s) : 0;
+  if (n < 2 || n > 30)
+    return false;
+  bool need_alnum = true; /* at the start, or after a separator */
+  for (size_t i = 0; i < n; i++) {
+    if (strchr(LOWER DIGITS, s[i]))
+      need_alnum = false;
+    else if (strchr("._-/", s[i]) && !need_alnum)
+      need_alnum = true;
+    else
+      return false;
+  }
+  return !need_alnum;
+}
+
+/* The pull-through cache import's own checks (identity target). The prefix and the repository
+ * go into the policy's Resource and the policy name, so both are checked before anything is
+ * written from them. */
+static enum err_code ptc_check(struct fixctx *c, struct err *e)
+{
+  const struct fix_request *r = c->r;
+  const char *p = r->ptc_prefix;
+  size_t n = strlen(p);
+  if (r->attach_managed)
+    return err_set(e, ERR_INVALID,
+                   "the pull-through cache import fix is an inline policy limited to the "
+                   "repositories under '%.64s/': no AWS managed policy is (%s allows "
+                   "ecr:BatchImportUpstreamImage on every repository, and not "
+                   "ecr:CreateRepository); leave out attach_managed (--managed)",
+                   p, MANAGED_PULL_ONLY);
+  if (strcmp(p, "ROOT") == 0)
+    return err_set(e, ERR_INVALID,
+                   "pull-through cache prefix 'ROOT' caches into repositories without a prefix: "
+                   "the import fix is limited to the repositories under a prefix, and a ROOT "
+                   "rule would need every repository of the registry");
+  if (!policyfix_ptc_prefix_valid(p))
+    return err_set(e, ERR_INVALID,
+                   "invalid pull-through cache prefix '%.64s': expected 2 to 30 characters, "
+                   "lower-case letters and digits in runs joined by one of . _ - / "
+                   "(ecrRepositoryPrefix)",
+                   p);
+  if (strncmp(r->repository, p, n) != 0 || r->repository[n] != '/' || !r->repository[n + 1])
+    return err_set(e, ERR_INVALID,
+                   "repository '%s' is not under the pull-through cache prefix '%s': the cache "
+                   "rule imports only into repositories named %s/...",
+                   r->repository, p, p);
+  c->ptc = true;
+  snprintf(c->ptc_arn, sizeof c->ptc_arn, "arn:%s:ecr:%s:%s:repository/%s/*", c->partition,
+           r->region, r->registry_id, p);
+  return ERR_OK;
+}
+
 static enum err_code request_check(struct fixctx *c, struct err *e)
 {
   const struct fix_request *r = c->r;
@@ -336,12 +394,21 @@ static enum err_code request_check(struct fixctx *c, struct err *e)
       snprintf(c->caller_account, sizeof c->caller_account, "%s", a.account);
   }
 
+  if (r->ptc_create_repository && !r->ptc_prefix)
+    return err_set(e, ERR_INVALID,
+                   "ptc_create_repository goes with ptc_prefix: the repository is created by a "
+                   "pull-through cache rule");
+  if (r->ptc_prefix && r->target != FIX_TARGET_IDENTITY_POLICY)
+    return err_set(e, ERR_INVALID,
+                   "the pull-through cache import fix is an identity policy fix: give the identity "
+                   "target with ptc_prefix");
   if (r->target == FIX_TARGET_IDENTITY_POLICY) {
     if (r->exempt_from_deny)
       return err_set(e, ERR_INVALID,
                      "an identity policy fix cannot exempt from a Deny: the Deny is lifted in the "
                      "policy that holds it (the repository or registry target)");
-    return role_resolve(c, e);
+    enum err_code rc = r->ptc_prefix ? ptc_check(c, e) : ERR_OK;
+    return rc == ERR_OK ? role_resolve(c, e) : rc;
   }
   if (r->target != FIX_TARGET_REPOSITORY_POLICY && r->target != FIX_TARGET_REGISTRY_POLICY)
     return err_set(e, ERR_INVALID, "unknown fix target %d", (int)r->target);
@@ -406,6 +473,26 @@ static json_t *actions_json(void)
   json_t *a = json_array();
   for (size_t i = 0; a && i < NELEM(pull_actions); i++)
     if (json_array_append_new(a, json_string(pull_actions[i])) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  return a;
+}
+
+/* The actions of the pull-through cache import: what ECR checks on the first pull of an image
+ * it has not cached (pull-through-cache IAM page of the ECR user guide). */
+static const char *const ptc_actions[] = {"ecr:BatchImportUpstreamImage", "ecr:CreateRepository"};
+
+static size_t ptc_n_actions(const struct fix_request *r)
+{
+  return r->ptc_create_repository ? 2 : 1;
+}
+
+static json_t *ptc_actions_json(const struct fix_request *r)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < ptc_n_actions(r); i++)
+    if (json_array_append_new(a, json_string(ptc_actions[i])) != 0) {
       json_decref(a);
       return NULL;
     }
@@ -1148,6 +1235,17 @@ static const char *grant_who(const struct fixctx *c, char *out, size_t n)
 static enum err_code opens_build(const struct fixctx *c, struct buf *b)
 {
   const struct fix_request *r = c->r;
+  if (c->ptc)
+    return buf_printf(b,
+                      "It lets role %s import images through the pull-through cache rule %s "
+                      "into the repositories under %s/ of registry %s in %s%s, and nothing "
+                      "else: no pull, no push, no other repository, and no change for any other "
+                      "principal.",
+                      c->role_arn, r->ptc_prefix, r->ptc_prefix, r->registry_id, r->region,
+                      r->ptc_create_repository
+                          ? " (ecr:BatchImportUpstreamImage), and create those repositories "
+                            "when they do not exist yet (ecr:CreateRepository)"
+                          : " (ecr:BatchImportUpstreamImage)");
   if (r->target == FIX_TARGET_IDENTITY_POLICY && r->attach_managed)
     return buf_printf(b,
                       "It lets role %s pull from every ECR repository whose policy lets it in "
@@ -1196,21 +1294,73 @@ static enum err_code opens_build(const struct fixctx *c, struct buf *b)
 }
 
 /* The IAM names of the identity fix: the inline policy is named after the repository (and
- * its account and region, so two repositories of the same name do not overwrite each other);
- * a name over IAM's 128 characters takes a hash of the repository ARN instead. */
+ * its account and region, so two repositories of the same name do not overwrite each other),
+ * the import fix's after the cache rule's prefix; a name over IAM's 128 characters takes a
+ * hash of the ARN instead. */
 static void identity_policy_name(const struct fixctx *c, char *out, size_t size)
 {
   const struct fix_request *r = c->r;
-  size_t n = (size_t)snprintf(out, size, "ecrdiag-pull-%s-%s-", r->registry_id, r->region);
-  if (n + strlen(r->repository) <= FIX_POLICY_NAME_MAX) {
-    for (const char *p = r->repository; *p && n + 1 < size; p++)
+  /* The import fix is named after the cache rule's prefix: one policy per rule, whichever
+   * repository under it failed first. */
+  const char *named = c->ptc ? r->ptc_prefix : r->repository;
+  size_t n =
+      (size_t)snprintf(out, size, "%s-%s-%s-", c->ptc ? "ecrdiag-ptc-import" : "ecrdiag-pull",
+                       r->registry_id, r->region);
+  if (n + strlen(named) <= FIX_POLICY_NAME_MAX) {
+    for (const char *p = named; *p && n + 1 < size; p++)
       out[n++] = *p == '/' ? '_' : *p;
     out[n] = '\0';
     return;
   }
   char sha[65];
-  crypto_sha256_hex(c->repo_arn, strlen(c->repo_arn), sha);
+  const char *hashed = c->ptc ? c->ptc_arn : c->repo_arn;
+  crypto_sha256_hex(hashed, strlen(hashed), sha);
   snprintf(out + n, size - n, "%.16s", sha);
+}
+
+/* The import fix's own sentences: CreateRepository when it was left out, what account A must
+ * add across accounts (its registry policy statement, as text to merge), and where the policy
+ * of a repository the cache creates comes from. */
+static enum err_code ptc_caveat_build(const struct fixctx *c, struct buf *b)
+{
+  const struct fix_request *r = c->r;
+  bool cross = c->caller_account[0] && strcmp(c->caller_account, r->registry_id) != 0;
+  enum err_code rc = ERR_OK;
+  if (!r->ptc_create_repository)
+    rc = buf_printf(b,
+                    "Without ecr:CreateRepository the import works only into a repository that "
+                    "already exists: while %s does not, build the fix with the repository "
+                    "creation too. ",
+                    r->repository);
+  if (rc == ERR_OK && cross) {
+    char principal[FIX_ARN_MAX], sid[64];
+    snprintf(principal, sizeof principal, "arn:%s:iam::%s:root", c->partition, c->caller_account);
+    snprintf(sid, sizeof sid, "AllowPullThroughCacheImportFrom%s", c->caller_account);
+    json_t *acts = ptc_actions_json(r);
+    json_t *st =
+        acts ? json_pack("{s:s, s:s, s:{s:s}, s:o, s:s}", "Sid", sid, "Effect", "Allow",
+                         "Principal", "AWS", principal, "Action", acts, "Resource", c->ptc_arn)
+             : NULL;
+    char *text = st ? json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(st);
+    if (!text)
+      return ERR_NOMEM;
+    rc = buf_printf(b,
+                    "Across accounts the registry account must allow it too: the private "
+                    "registry policy of account %s in %s (V2 scope; get-registry-policy, "
+                    "put-registry-policy) needs a statement letting account %s import into "
+                    "%s/, merged with the statements already there: %s ",
+                    r->registry_id, r->region, c->caller_account, r->ptc_prefix, text);
+    free(text);
+  }
+  if (rc == ERR_OK && (cross || r->ptc_create_repository))
+    rc = buf_printf(b,
+                    "A repository the cache creates takes its repository policy (and its other "
+                    "settings) from the repository creation template for prefix %s%s. ",
+                    r->ptc_prefix,
+                    cross ? ": across accounts that policy must also let this role pull from it"
+                          : "");
+  return rc;
 }
 
 static enum err_code caveat_build(const struct fixctx *c, const struct policy_fix *f, struct buf *b)
@@ -1232,8 +1382,10 @@ static enum err_code caveat_build(const struct fixctx *c, const struct policy_fi
                     "of that name (ecrdiag's own, from an earlier run) and no other. ",
                     name);
   }
-  if (rc == ERR_OK && identity && c->caller_account[0] &&
-      strcmp(c->caller_account, r->registry_id) != 0)
+  if (rc == ERR_OK && c->ptc)
+    rc = ptc_caveat_build(c, b);
+  else if (rc == ERR_OK && identity && c->caller_account[0] &&
+           strcmp(c->caller_account, r->registry_id) != 0)
     rc = buf_printf(b,
                     "Across accounts both sides must allow: the repository policy of account %s "
                     "must also let this role pull. ",
@@ -1524,18 +1676,34 @@ static enum err_code identity_script_build(const struct fixctx *c, const struct 
   char pname[FIX_POLICY_NAME_MAX + 1], marn[FIX_ARN_MAX];
   identity_policy_name(c, pname, sizeof pname);
   managed_arn(c, marn, sizeof marn);
-  enum err_code rc = buf_printf(
-      b,
-      "#!/bin/sh\n"
-      "# ecrdiag fix: let role %s (account %s) pull from %s\n"
-      "# (account %s, %s) by %s.\n"
-      "# Run as an identity of account %s allowed iam:%s on the role. Needs the aws CLI.\n"
-      "set -eu\n"
-      "ROLE_NAME=",
-      c->role_name, c->caller_account, r->repository, r->registry_id, r->region,
-      r->attach_managed ? "attaching the AWS managed policy " MANAGED_PULL_ONLY
-                        : "adding an inline policy to the role",
-      c->caller_account, r->attach_managed ? "AttachRolePolicy" : "PutRolePolicy");
+  enum err_code rc =
+      c->ptc ? buf_printf(b,
+                          "#!/bin/sh\n"
+                          "# ecrdiag fix: let role %s (account %s) import images through the\n"
+                          "# pull-through cache rule %s into %s/... (account %s, %s)\n"
+                          "# by adding an inline policy to the role%s.\n"
+                          "# Run as an identity of account %s allowed iam:PutRolePolicy on the "
+                          "role. Needs the aws CLI.\n"
+                          "set -eu\n"
+                          "ROLE_NAME=",
+                          c->role_name, c->caller_account, r->ptc_prefix, r->ptc_prefix,
+                          r->registry_id, r->region,
+                          r->ptc_create_repository ? " (which may also create those repositories)"
+                                                   : "",
+                          c->caller_account)
+             : buf_printf(
+                   b,
+                   "#!/bin/sh\n"
+                   "# ecrdiag fix: let role %s (account %s) pull from %s\n"
+                   "# (account %s, %s) by %s.\n"
+                   "# Run as an identity of account %s allowed iam:%s on the role. Needs the aws "
+                   "CLI.\n"
+                   "set -eu\n"
+                   "ROLE_NAME=",
+                   c->role_name, c->caller_account, r->repository, r->registry_id, r->region,
+                   r->attach_managed ? "attaching the AWS managed policy " MANAGED_PULL_ONLY
+                                     : "adding an inline policy to the role",
+                   c->caller_account, r->attach_managed ? "AttachRolePolicy" : "PutRolePolicy");
   if (rc == ERR_OK)
     rc = sh_quote(b, c->role_name);
   if (rc == ERR_OK && r->attach_managed) {
@@ -1582,14 +1750,24 @@ static enum err_code identity_terraform_build(const struct fixctx *c, const char
   managed_arn(c, marn, sizeof marn);
   struct buf name;
   buf_init(&name, FIX_SMALL_MAX_BYTES);
-  enum err_code rc = tf_name(r->attach_managed ? c->role_name : r->repository, &name);
+  enum err_code rc = tf_name(c->ptc              ? r->ptc_prefix
+                             : r->attach_managed ? c->role_name
+                                                 : r->repository,
+                             &name);
+  if (rc == ERR_OK && c->ptc)
+    rc = buf_printf(b,
+                    "# ecrdiag fix: let role %s import images through the pull-through cache\n"
+                    "# rule %s into %s/... (account %s, %s).\n",
+                    c->role_name, r->ptc_prefix, r->ptc_prefix, r->registry_id, r->region);
+  else if (rc == ERR_OK)
+    rc = buf_printf(b, "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n", c->role_name,
+                    r->repository, r->registry_id, r->region);
   if (rc == ERR_OK)
     rc = buf_printf(b,
-                    "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n"
                     "# The provider must act in account %s, the role's: add an aliased\n"
                     "# provider (provider = aws.<alias>) when your default one is another "
                     "account's.\n",
-                    c->role_name, r->repository, r->registry_id, r->region, c->caller_account);
+                    c->caller_account);
   if (rc == ERR_OK && r->attach_managed)
     rc = buf_printf(b,
                     "resource \"aws_iam_role_policy_attachment\" \"ecrdiag_pull_only_%s\" {\n"
@@ -1599,11 +1777,11 @@ static enum err_code identity_terraform_build(const struct fixctx *c, const char
                     buf_str(&name), c->role_name, marn);
   else if (rc == ERR_OK) {
     rc = buf_printf(b,
-                    "resource \"aws_iam_role_policy\" \"ecrdiag_pull_%s\" {\n"
+                    "resource \"aws_iam_role_policy\" \"ecrdiag_%s_%s\" {\n"
                     "  name   = \"%s\"\n"
                     "  role   = \"%s\"\n"
                     "  policy = <<EOT\n",
-                    buf_str(&name), pname, c->role_name);
+                    c->ptc ? "ptc_import" : "pull", buf_str(&name), pname, c->role_name);
     if (rc == ERR_OK)
       rc = put_hcl_heredoc(b, doc_text);
     if (rc == ERR_OK)
@@ -1620,8 +1798,14 @@ static enum err_code identity_cloudformation_build(const struct fixctx *c, const
   char pname[FIX_POLICY_NAME_MAX + 1], marn[FIX_ARN_MAX];
   identity_policy_name(c, pname, sizeof pname);
   managed_arn(c, marn, sizeof marn);
-  enum err_code rc = buf_printf(b, "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n",
-                                c->role_name, r->repository, r->registry_id, r->region);
+  enum err_code rc =
+      c->ptc
+          ? buf_printf(b,
+                       "# ecrdiag fix: let role %s import images through the pull-through cache\n"
+                       "# rule %s into %s/... (account %s, %s).\n",
+                       c->role_name, r->ptc_prefix, r->ptc_prefix, r->registry_id, r->region)
+          : buf_printf(b, "# ecrdiag fix: let role %s pull from %s (account %s, %s).\n",
+                       c->role_name, r->repository, r->registry_id, r->region);
   if (rc == ERR_OK && r->attach_managed)
     return buf_printf(b,
                       "# CloudFormation has no resource that attaches an AWS managed policy on "
@@ -1635,13 +1819,14 @@ static enum err_code identity_cloudformation_build(const struct fixctx *c, const
   if (rc == ERR_OK)
     rc = buf_printf(b,
                     "# A resource for the Resources section of a stack in account %s.\n"
-                    "EcrdiagPullPolicy:\n"
+                    "%s:\n"
                     "  Type: AWS::IAM::RolePolicy\n"
                     "  Properties:\n"
                     "    RoleName: \"%s\"\n"
                     "    PolicyName: \"%s\"\n"
                     "    PolicyDocument:\n",
-                    c->caller_account, c->role_name, pname);
+                    c->caller_account, c->ptc ? "EcrdiagPtcImportPolicy" : "EcrdiagPullPolicy",
+                    c->role_name, pname);
   if (rc == ERR_OK)
     rc = put_indented(b, doc_text, 6);
   if (rc == ERR_OK)
@@ -2485,6 +2670,156 @@ out:
   return rc;
 }
 
+/* ---- verification: the pull-through cache import ------------------------------------- */
+
+/* What the resource side is assumed to allow when the request crosses accounts, so that the
+ * identity document alone decides: a repository policy (no Resource) letting everyone do
+ * everything. Never used for a request within one account, where it alone would allow. */
+static const char resource_allow_doc[] =
+    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\","
+    "\"Action\":\"ecr:*\"}]}";
+
+/* The decision the identity document idp alone makes on v's request: across accounts the
+ * resource side is taken to allow, within one account it is left out. */
+static enum err_code ptc_decide(const struct vprin *v, const char *action, const char *resource,
+                                const struct policy *idp, const struct policy *allow,
+                                struct policy_decision *d)
+{
+  struct arn_parts a;
+  bool cross = arn_split(resource, &a) && strcmp(a.account, v->account) != 0;
+  return eval_one(v, action, resource, idp, cross ? allow : NULL, d);
+}
+
+/* A probe outside the grant: an action on a resource the import fix must not allow. */
+struct ptc_probe {
+  const char *action;
+  char resource[FIX_ARN_MAX + 64];
+};
+
+/* The probes for c: the import actions on repositories outside PREFIX/ (a name that only starts
+ * with the prefix, PREFIX/ deeper in the name, the repository named PREFIX, PREFIX/... in
+ * another region and in another registry); CreateRepository when not asked for; other
+ * actions on the repository itself; the login token. Returns how many were written. */
+static size_t ptc_probes(const struct fixctx *c, struct ptc_probe *out, size_t max)
+{
+  const struct fix_request *r = c->r;
+  const char *p = r->ptc_prefix, *part = c->partition;
+  const char *other_region = strcmp(r->region, "us-east-1") != 0 ? "us-east-1" : "us-west-2";
+  const char *other_registry =
+      strcmp(r->registry_id, "999999999999") != 0 ? "999999999999" : "999999999998";
+  const char *under = r->repository + strlen(p) + 1; /* the name below PREFIX/ */
+  char outside[5][FIX_ARN_MAX + 64];
+  snprintf(outside[0], sizeof outside[0], "arn:%s:ecr:%s:%s:repository/%s-ecrdiag-probe/%s", part,
+           r->region, r->registry_id, p, under);
+  snprintf(outside[1], sizeof outside[1], "arn:%s:ecr:%s:%s:repository/ecrdiag-probe/%s/%s", part,
+           r->region, r->registry_id, p, under);
+  snprintf(outside[2], sizeof outside[2], "arn:%s:ecr:%s:%s:repository/%s", part, r->region,
+           r->registry_id, p);
+  snprintf(outside[3], sizeof outside[3], "arn:%s:ecr:%s:%s:repository/%s", part, other_region,
+           r->registry_id, r->repository);
+  snprintf(outside[4], sizeof outside[4], "arn:%s:ecr:%s:%s:repository/%s", part, r->region,
+           other_registry, r->repository);
+  static const char *const others[] = {"ecr:BatchGetImage",    "ecr:GetDownloadUrlForLayer",
+                                       "ecr:PutImage",         "ecr:BatchDeleteImage",
+                                       "ecr:DeleteRepository", "ecr:SetRepositoryPolicy"};
+  size_t n = 0;
+#define PTC_PROBE(act, res)                                           \
+  do {                                                                \
+    if (n < max) {                                                    \
+      out[n].action = (act);                                          \
+      snprintf(out[n].resource, sizeof out[n].resource, "%s", (res)); \
+      n++;                                                            \
+    }                                                                 \
+  } while (0)
+  for (size_t k = 0; k < NELEM(outside); k++)
+    for (size_t i = 0; i < NELEM(ptc_actions); i++)
+      PTC_PROBE(ptc_actions[i], outside[k]);
+  if (!r->ptc_create_repository)
+    PTC_PROBE("ecr:CreateRepository", c->repo_arn);
+  for (size_t i = 0; i < NELEM(others); i++)
+    PTC_PROBE(others[i], c->repo_arn);
+  PTC_PROBE("ecr:GetAuthorizationToken", "*");
+#undef PTC_PROBE
+  return n;
+}
+
+#define PTC_PROBES_MAX 32
+
+/* The import fix's verification of document: see policyfix_ptc_verify. */
+static enum err_code verify_ptc(const struct fixctx *c, const json_t *document, bool *ok,
+                                struct buf *note)
+{
+  const struct fix_request *r = c->r;
+  struct policy *idp = NULL, *allow = NULL;
+  struct err pe = {0};
+  struct vprin caller;
+  struct ptc_probe probes_[PTC_PROBES_MAX];
+  enum err_code rc = ERR_OK;
+  char *text = json_dumps(document, JSON_COMPACT);
+  *ok = false;
+  caller_principal(c, &caller);
+  bool cross = strcmp(caller.account, r->registry_id) != 0;
+  if (!text) {
+    rc = ERR_NOMEM;
+    goto out;
+  }
+  if ((rc = policy_parse(resource_allow_doc, strlen(resource_allow_doc), &allow, NULL)) != ERR_OK)
+    goto out;
+  if (policy_parse(text, strlen(text), &idp, &pe) != ERR_OK) {
+    rc = buf_printf(note, "The policy does not parse: %s.", pe.msg);
+    goto out;
+  }
+  for (size_t i = 0; i < ptc_n_actions(r); i++) {
+    struct policy_decision d;
+    if ((rc = ptc_decide(&caller, ptc_actions[i], c->repo_arn, idp, allow, &d)) != ERR_OK)
+      goto out;
+    if (d.decision == POLICY_ALLOW)
+      continue;
+    rc =
+        buf_printf(note, "%s is still refused %s on %s (", caller.arn, ptc_actions[i], c->repo_arn);
+    if (rc == ERR_OK)
+      rc = explain_decision(&d, NULL, note);
+    if (rc == ERR_OK)
+      rc = buf_puts(note, ").");
+    goto out;
+  }
+  size_t n = ptc_probes(c, probes_, NELEM(probes_));
+  for (size_t i = 0; i < n; i++) {
+    struct policy_decision d;
+    if ((rc = ptc_decide(&caller, probes_[i].action, probes_[i].resource, idp, allow, &d)) !=
+        ERR_OK)
+      goto out;
+    if (d.decision != POLICY_ALLOW)
+      continue;
+    rc = buf_printf(note,
+                    "The policy also lets %s call %s on %s: more than the import into the "
+                    "repositories under %s/%s.",
+                    caller.arn, probes_[i].action, probes_[i].resource, r->ptc_prefix,
+                    r->ptc_create_repository ? " and their creation" : "");
+    goto out;
+  }
+  *ok = true;
+  rc = buf_printf(note,
+                  "Re-evaluated with ecrdiag's evaluator: with this inline policy, %s may call "
+                  "%s on %s%s; and %zu requests outside the cache rule (those actions on "
+                  "repositories outside %s/ or in another region or registry,%s pulling, "
+                  "pushing, deleting, setting the repository policy, the login token) are not "
+                  "allowed by it.",
+                  caller.arn,
+                  r->ptc_create_repository ? "ecr:BatchImportUpstreamImage and ecr:CreateRepository"
+                                           : "ecr:BatchImportUpstreamImage",
+                  c->repo_arn,
+                  cross ? " (the registry account's side assumed to allow, as it must across "
+                          "accounts: see the caveat)"
+                        : "",
+                  n, r->ptc_prefix, r->ptc_create_repository ? "" : " ecr:CreateRepository,");
+out:
+  policy_free(idp);
+  policy_free(allow);
+  free(text);
+  return rc;
+}
+
 /* The policies an exemption is verified with: the policy before and after (repository or
  * registry), the other resource policy (the repository policy for a registry fix, when known),
  * and the identity side assumed to allow, so that the resource side is what is tested. */
@@ -2712,9 +3047,10 @@ static enum err_code verify(const struct fixctx *c, struct policy_fix *f)
   struct buf note;
   buf_init(&note, VERIFY_NOTE_MAX_BYTES);
   f->verified = false;
-  enum err_code rc = c->r->target == FIX_TARGET_IDENTITY_POLICY ? verify_identity(c, f, &note)
-                     : c->exempt                                ? verify_exemption(c, f, &note)
-                                                                : verify_repository(c, f, &note);
+  enum err_code rc = c->ptc ? verify_ptc(c, f->document, &f->verified, &note)
+                     : c->r->target == FIX_TARGET_IDENTITY_POLICY ? verify_identity(c, f, &note)
+                     : c->exempt                                  ? verify_exemption(c, f, &note)
+                                                                  : verify_repository(c, f, &note);
   if (rc == ERR_TOO_LARGE)
     rc = ERR_OK; /* the note was cut short: what is there still says it */
   if (rc == ERR_OK && !(f->verification = buf_detach(&note)))
@@ -2733,6 +3069,20 @@ static enum err_code identity_build(const struct fixctx *c, struct policy_fix *o
   out->basis = FIX_BASIS_NONE;
   if (!(out->role_arn = str_dup(c->role_arn)))
     return ERR_NOMEM;
+  if (c->ptc) {
+    json_t *acts = ptc_actions_json(c->r);
+    if (!acts || !(out->ptc_prefix = str_dup(c->r->ptc_prefix))) {
+      json_decref(acts);
+      return ERR_NOMEM;
+    }
+    out->document = json_pack("{s:s, s:[{s:s, s:s, s:o, s:s}]}", "Version", "2012-10-17",
+                              "Statement", "Sid", "EcrPullThroughCacheImport", "Effect", "Allow",
+                              "Action", acts, "Resource", c->ptc_arn);
+    if (!out->document)
+      return ERR_NOMEM;
+    out->statement = json_incref(json_array_get(json_object_get(out->document, "Statement"), 0));
+    return ERR_OK;
+  }
   if (c->r->attach_managed) {
     json_t *m = json_loads(managed_pull_only_doc, 0, NULL);
     out->statement = json_incref(json_array_get(json_object_get(m, "Statement"), 0));
@@ -2899,6 +3249,38 @@ out:
   return rc;
 }
 
+enum err_code policyfix_ptc_verify(const struct fix_request *req, const json_t *document,
+                                   bool *verified, char **verification, struct err *e)
+{
+  *verified = false;
+  *verification = NULL;
+  if (!req || !req->ptc_prefix || req->target != FIX_TARGET_IDENTITY_POLICY)
+    return err_set(e, ERR_INVALID,
+                   "the pull-through cache import verification needs an identity fix request "
+                   "with ptc_prefix");
+  if (!json_is_object(document))
+    return err_set(e, ERR_INVALID, "no policy document to verify");
+  struct fixctx c;
+  memset(&c, 0, sizeof c);
+  c.r = req;
+  enum err_code rc = request_check(&c, e);
+  if (rc != ERR_OK)
+    return rc;
+  struct buf note;
+  buf_init(&note, VERIFY_NOTE_MAX_BYTES);
+  rc = verify_ptc(&c, document, verified, &note);
+  if (rc == ERR_TOO_LARGE)
+    rc = ERR_OK; /* the note was cut short: what is there still says it */
+  if (rc == ERR_OK && !(*verification = buf_detach(&note)))
+    rc = ERR_NOMEM;
+  if (rc != ERR_OK) {
+    *verified = false;
+    rc = err_set(e, rc, "%s verifying the fix", err_code_str(rc));
+  }
+  buf_release(&note);
+  return rc;
+}
+
 void policyfix_release(struct policy_fix *f)
 {
   if (!f)
@@ -2914,6 +3296,7 @@ void policyfix_release(struct policy_fix *f)
   free(f->role_arn);
   free(f->caveat);
   free(f->verification);
+  free(f->ptc_prefix);
   memset(f, 0, sizeof *f);
   f->target = "repository_policy";
   f->granted_by = -1;
@@ -2942,7 +3325,10 @@ json_t *policyfix_to_json(const struct policy_fix *f)
             json_object_set_new(j, "deny_statement",
                                 f->exempt_from_deny && f->deny_statement >= 0
                                     ? json_integer((json_int_t)f->deny_statement)
-                                    : json_null()) != 0)) {
+                                    : json_null()) != 0 ||
+            /* Appended: the pull-through cache import. */
+            json_object_set_new(j, "ptc_prefix",
+                                f->ptc_prefix ? json_string(f->ptc_prefix) : json_null()) != 0)) {
     json_decref(j);
     return NULL;
   }

@@ -126,5 +126,30 @@ class DenyExemptionApplied(unittest.TestCase):
         self.apply_and_recheck("registry-policy-deny-view.json", view=True)
 
 
+class PtcImportFixed(unittest.TestCase):
+    """The pull-through cache import fix, given to the node role in account A (the simulator has
+    no IAM API: the inline document goes into the scenario as that role's policy), lets the
+    first pull import the image: the check then passes."""
+
+    def test_inline_policy_lets_the_first_pull_import(self):
+        scenario = case_scenario("ptc-import-denied-same-account.json")
+        image = "632000001762.dkr.ecr.ap-southeast-1.amazonaws.com/docker-hub/library/nginx:1.27"
+        with e2e.Simulator(scenario) as sim:
+            # The cache rules are read from A's view: the read-only node role may not list them.
+            env = with_registry_profile(sim, sim.env("eks-node-a"))
+            run = e2e.run_ecrdiag(["--image", image, "--registry-profile", "registry-a"], env)
+            self.assertEqual(run.code, 1, run)
+            self.assertEqual(run.report["verdict"]["causes"][0], "PTC_IMPORT_DENIED")
+            fix = run.report["fix"]
+            self.assertTrue(fix["verified"], fix["verification"])
+        fixed = json.loads(json.dumps(scenario))
+        fixed["identities"]["eks-node-a"]["policies"] = {"ptc-import": fix["document"]}
+        with e2e.Simulator(fixed) as sim:
+            run = e2e.run_ecrdiag(["--image", image], sim.env("eks-node-a"))
+            self.assertEqual(run.code, 0, run)
+            imported = [r for r in sim.requests(0.2) if r.get("action") == "BatchGetImage"]
+            self.assertEqual(imported[0]["status"], 200)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,8 +1,8 @@
-/* Tests of the policy fix: every grant kind and the identity fix, the merge (statements kept
- * byte for byte and in order, Sid collisions, idempotency, the size limit and the merging that
- * fits it), the exemption from a repository or registry policy Deny, verification, the cases in
- * fixtures/policies/fix/, Terraform and CloudFormation parsed back, and the aws CLI scripts run
- * by sh against a fake `aws` on PATH. */
+/* Tests of the policy fix: every grant kind, the identity fix and the pull-through cache
+ * import, the merge (statements kept byte for byte and in order, Sid collisions, idempotency,
+ * the size limit and the merging that fits it), the exemption from a repository or registry policy
+ * Deny, verification, the cases in fixtures/policies/fix/, Terraform and CloudFormation parsed
+ * back, and the aws CLI scripts run by sh against a fake `aws` on PATH. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -2444,6 +2444,441 @@ static void test_script_repository_exemption_then_grant(void **state)
   policyfix_release(&gf);
 }
 
+/* ---- the pull-through cache import ------------------------------------------------------ */
+
+#define PTC_REPO "docker-hub/library/nginx"
+#define PTC_REPO_ARN "arn:aws:ecr:ap-southeast-1:632000001762:repository/" PTC_REPO
+#define PTC_RESOURCE "arn:aws:ecr:ap-southeast-1:632000001762:repository/docker-hub/*"
+#define PTC_POLICY_NAME "ecrdiag-ptc-import-632000001762-ap-southeast-1-docker-hub"
+#define PTC_SESSION_SAME "arn:aws:sts::632000001762:assumed-role/eks-node/i-0abc1234"
+
+/* An import fix for role eks-node of the registry's own account, under the rule docker-hub. */
+static struct fix_request ptc_request(bool create)
+{
+  struct fix_request r = seed_request(FIX_GRANT_ORG);
+  r.target = FIX_TARGET_IDENTITY_POLICY;
+  r.repository = PTC_REPO;
+  r.principal_arn = PTC_SESSION_SAME;
+  r.caller_account = "632000001762";
+  r.ptc_prefix = "docker-hub";
+  r.ptc_create_repository = create;
+  return r;
+}
+
+static void test_ptc_statement_document(void **state)
+{
+  (void)state;
+  struct fix_request r = ptc_request(false);
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_string_equal(f.target, "identity_policy");
+  assert_string_equal(f.ptc_prefix, "docker-hub");
+  assert_string_equal(f.arn, PTC_REPO_ARN);
+  assert_string_equal(f.role_arn, "arn:aws:iam::632000001762:role/eks-node");
+  assert_int_equal(f.basis, FIX_BASIS_NONE);
+  assert_json_text(f.document,
+                   "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":"
+                   "\"EcrPullThroughCacheImport\",\"Effect\":\"Allow\",\"Action\":["
+                   "\"ecr:BatchImportUpstreamImage\"],\"Resource\":\"" PTC_RESOURCE "\"}]}");
+  assert_true(json_equal(f.statement, json_array_get(json_object_get(f.document, "Statement"), 0)));
+  assert_verified(&f);
+  assert_contains(f.verification, "ecr:BatchImportUpstreamImage on " PTC_REPO_ARN);
+  assert_null(strstr(f.verification, "assumed to allow"));
+  assert_contains(f.opens, "import images through the pull-through cache rule docker-hub into the "
+                           "repositories under docker-hub/");
+  assert_contains(f.opens, "nothing else");
+  assert_null(strstr(f.opens, "CreateRepository"));
+  assert_contains(f.caveat, "The inline policy is named " PTC_POLICY_NAME);
+  assert_contains(f.caveat, "Without ecr:CreateRepository");
+  assert_null(strstr(f.caveat, "Across accounts"));
+  assert_null(strstr(f.caveat, "both sides"));
+  json_t *j = policyfix_to_json(&f);
+  assert_string_equal(json_string_value(json_object_get(j, "ptc_prefix")), "docker-hub");
+  assert_true(json_is_null(json_object_get(j, "grant")));
+  json_decref(j);
+  policyfix_release(&f);
+  assert_null(f.ptc_prefix);
+
+  /* The repository does not exist yet: CreateRepository on the same resource. */
+  r.ptc_create_repository = true;
+  build_any(&r, &f);
+  assert_json_text(f.document,
+                   "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":"
+                   "\"EcrPullThroughCacheImport\",\"Effect\":\"Allow\",\"Action\":["
+                   "\"ecr:BatchImportUpstreamImage\",\"ecr:CreateRepository\"],\"Resource\":"
+                   "\"" PTC_RESOURCE "\"}]}");
+  assert_verified(&f);
+  assert_contains(f.verification, "ecr:BatchImportUpstreamImage and ecr:CreateRepository on");
+  assert_contains(f.opens, "create those repositories when they do not exist yet "
+                           "(ecr:CreateRepository)");
+  assert_null(strstr(f.caveat, "Without ecr:CreateRepository"));
+  assert_contains(f.caveat, "repository creation template for prefix docker-hub");
+  policyfix_release(&f);
+
+  /* A prefix of two segments: the Resource and the policy name follow it. */
+  r.ptc_prefix = "ghcr/io";
+  r.repository = "ghcr/io/org/app";
+  build_any(&r, &f);
+  json_t *res = json_object_get(f.statement, "Resource");
+  assert_string_equal(json_string_value(res),
+                      "arn:aws:ecr:ap-southeast-1:632000001762:repository/ghcr/io/*");
+  assert_contains(f.caveat, "ecrdiag-ptc-import-632000001762-ap-southeast-1-ghcr_io");
+  assert_contains(f.terraform, "resource \"aws_iam_role_policy\" \"ecrdiag_ptc_import_ghcr_io\"");
+  assert_verified(&f);
+  policyfix_release(&f);
+
+  /* The partition's ARN. */
+  r = ptc_request(false);
+  r.partition = "aws-cn";
+  r.region = "cn-north-1";
+  r.principal_arn = "arn:aws-cn:sts::632000001762:assumed-role/eks-node/i-0abc1234";
+  build_any(&r, &f);
+  assert_string_equal(json_string_value(json_object_get(f.statement, "Resource")),
+                      "arn:aws-cn:ecr:cn-north-1:632000001762:repository/docker-hub/*");
+  assert_verified(&f);
+  policyfix_release(&f);
+
+  /* Any other identity fix says null. */
+  r = ptc_request(false);
+  r.ptc_prefix = NULL;
+  build_any(&r, &f);
+  assert_null(f.ptc_prefix);
+  j = policyfix_to_json(&f);
+  assert_true(json_is_null(json_object_get(j, "ptc_prefix")));
+  json_decref(j);
+  assert_contains(f.caveat, "ecrdiag-pull-632000001762-ap-southeast-1-docker-hub_library_nginx");
+  policyfix_release(&f);
+}
+
+static void test_ptc_texts(void **state)
+{
+  (void)state;
+  struct fix_request r = ptc_request(true);
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_contains(f.aws_cli, "# ecrdiag fix: let role eks-node (account 632000001762) import "
+                             "images through the\n# pull-through cache rule docker-hub into "
+                             "docker-hub/... (account 632000001762, ap-southeast-1)\n# by "
+                             "adding an inline policy to the role (which may also create those "
+                             "repositories).\n");
+  assert_contains(f.aws_cli, "ROLE_NAME='eks-node'\nPOLICY_NAME='" PTC_POLICY_NAME "'\n");
+  assert_contains(f.aws_cli,
+                  "aws iam put-role-policy --role-name \"$ROLE_NAME\" --policy-name "
+                  "\"$POLICY_NAME\" \\\n    --policy-document \"file://$work/policy.json\"");
+  assert_contains(f.aws_cli, "delete-role-policy");
+  assert_null(strstr(f.aws_cli, "attach-role-policy"));
+  assert_null(strstr(f.aws_cli, "repository-policy"));
+  /* The script's policy is the document. */
+  const char *start = strstr(f.aws_cli, "<<'ECRDIAG_POLICY'\n");
+  assert_non_null(start);
+  start += strlen("<<'ECRDIAG_POLICY'\n");
+  const char *end = strstr(start, "\nECRDIAG_POLICY\n");
+  assert_non_null(end);
+  char *doc_text = malloc((size_t)(end - start) + 1);
+  assert_non_null(doc_text);
+  memcpy(doc_text, start, (size_t)(end - start));
+  doc_text[end - start] = '\0';
+  json_t *doc = parse(doc_text);
+  assert_true(json_equal(doc, f.document));
+  json_decref(doc);
+  free(doc_text);
+  const char *secrets[] = {"AWS_SECRET_ACCESS_KEY",
+                           "aws_secret_access_key",
+                           "SessionToken",
+                           "AWS_SESSION_TOKEN",
+                           "AKIA",
+                           "ASIA",
+                           "i-0abc1234"};
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+    assert_null(strstr(f.aws_cli, secrets[i]));
+    assert_null(strstr(f.terraform, secrets[i]));
+    assert_null(strstr(f.cloudformation, secrets[i]));
+  }
+  assert_contains(f.terraform,
+                  "resource \"aws_iam_role_policy\" \"ecrdiag_ptc_import_docker_hub\" {\n"
+                  "  name   = \"" PTC_POLICY_NAME "\"\n"
+                  "  role   = \"eks-node\"\n");
+  assert_contains(f.terraform, "pull-through cache");
+  json_t *tf = terraform_document(f.terraform);
+  assert_true(json_equal(tf, f.document));
+  json_decref(tf);
+  assert_contains(f.cloudformation, "EcrdiagPtcImportPolicy:\n  Type: AWS::IAM::RolePolicy\n");
+  assert_contains(f.cloudformation, "PolicyName: \"" PTC_POLICY_NAME "\"");
+  assert_contains(f.cloudformation, "RoleName: \"eks-node\"");
+  json_t *cfn = cloudformation_policy_document(f.cloudformation);
+  assert_true(json_equal(cfn, f.document));
+  json_decref(cfn);
+  policyfix_release(&f);
+}
+
+static void test_ptc_invalid(void **state)
+{
+  (void)state;
+  struct fix_request r = ptc_request(true);
+  struct policy_fix f;
+  struct err e = {0};
+
+  r.attach_managed = true;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "no AWS managed policy");
+  assert_null(f.aws_cli);
+  policyfix_release(&f);
+
+  static const char *const bad[] = {"d",           "docker-hub-docker-hub-docker-hu",
+                                    "Docker-hub",  "docker--hub",
+                                    "-docker",     "docker-",
+                                    "docker/",     "/docker",
+                                    "docker//hub", "docker hub",
+                                    "docker'hub",  "docker./hub",
+                                    "ROOT",        "",
+                                    "docker$hub"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = ptc_request(false);
+    r.ptc_prefix = bad[i];
+    r.repository = "docker/hub/nginx";
+    memset(&e, 0, sizeof e);
+    if (policyfix_build(&r, &f, &e) != ERR_INVALID)
+      fail_msg("prefix '%s' was accepted", bad[i]);
+    assert_contains(e.msg, "pull-through cache prefix");
+    policyfix_release(&f);
+    assert_false(policyfix_ptc_prefix_valid(bad[i]));
+  }
+  assert_false(policyfix_ptc_prefix_valid(NULL));
+  static const char *const good[] = {
+      "docker-hub", "ab", "ghcr/io", "a.b_c-d/e0", "docker-hub-docker-hub-docker-h",
+      "ecr-public", "k8s"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    if (!policyfix_ptc_prefix_valid(good[i]))
+      fail_msg("prefix '%s' was refused", good[i]);
+
+  /* The repository must be under PREFIX/. */
+  static const char *const outside[] = {"nginx", "docker-hub", "docker-hub/", "docker-hubx/nginx",
+                                        "x/docker-hub/nginx"};
+  for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+    r = ptc_request(false);
+    r.repository = outside[i];
+    memset(&e, 0, sizeof e);
+    if (policyfix_build(&r, &f, &e) != ERR_INVALID)
+      fail_msg("repository '%s' was accepted under docker-hub/", outside[i]);
+    assert_contains(e.msg, "is not under the pull-through cache prefix 'docker-hub'");
+    policyfix_release(&f);
+  }
+
+  /* Only an identity fix imports; CreateRepository only with a prefix. */
+  r = ptc_request(false);
+  r.target = FIX_TARGET_REPOSITORY_POLICY;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "identity");
+  policyfix_release(&f);
+  r = ptc_request(true);
+  r.ptc_prefix = NULL;
+  assert_int_equal(policyfix_build(&r, &f, &e), ERR_INVALID);
+  assert_contains(e.msg, "ptc_create_repository");
+  policyfix_release(&f);
+}
+
+/* True when principal (a role session of account) may call action on resource with the
+ * identity policy id and the registry policy reg (V2 scope). */
+static bool ptc_allowed(const json_t *id, const json_t *reg, const char *session,
+                        const char *account, const char *role, const char *action,
+                        const char *resource)
+{
+  struct policy *idp = NULL, *regp = NULL;
+  assert_int_equal(policy_parse_json(id, &idp, NULL), ERR_OK);
+  assert_int_equal(policy_parse_json(reg, &regp, NULL), ERR_OK);
+  const struct policy *ids[1] = {idp};
+  struct policy_request req;
+  memset(&req, 0, sizeof req);
+  req.principal.type = POLICY_PRINCIPAL_ASSUMED_ROLE;
+  req.principal.arn = session;
+  req.principal.account = account;
+  req.principal.role_arn = role;
+  req.action = action;
+  req.resource = resource;
+  req.identity_policies = ids;
+  req.n_identity_policies = 1;
+  req.registry_policy = regp;
+  req.registry_scope = POLICY_REGISTRY_V2;
+  struct policy_decision d;
+  assert_int_equal(policy_evaluate(&req, &d, NULL), ERR_OK);
+  policy_free(idp);
+  policy_free(regp);
+  return d.decision == POLICY_ALLOW;
+}
+
+static void test_ptc_cross_account(void **state)
+{
+  (void)state;
+  struct fix_request r = ptc_request(true);
+  r.principal_arn = SEED_SESSION;
+  r.caller_account = "722000009750";
+  struct policy_fix f;
+  build_any(&r, &f);
+  assert_string_equal(f.role_arn, SEED_ROLE);
+  assert_verified(&f);
+  assert_contains(f.verification, "registry account's side assumed to allow");
+  assert_contains(f.caveat, "private registry policy of account 632000001762 in ap-southeast-1");
+  const char *want = "{\"Sid\":\"AllowPullThroughCacheImportFrom722000009750\",\"Effect\":"
+                     "\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::722000009750:root\"},"
+                     "\"Action\":[\"ecr:BatchImportUpstreamImage\",\"ecr:CreateRepository\"],"
+                     "\"Resource\":\"" PTC_RESOURCE "\"}";
+  const char *at = strstr(f.caveat, want);
+  if (!at)
+    fail_msg("the caveat lacks the registry policy statement: %s", f.caveat);
+  assert_contains(f.caveat, "repository creation template for prefix docker-hub");
+  assert_contains(f.caveat, "must also let this role pull");
+  assert_null(strstr(f.caveat, "both sides"));
+
+  /* The statement, in a registry policy of its own, lets the role import with the inline
+   * policy, and nobody of another account; without it the role is refused. */
+  json_error_t je;
+  json_t *st = json_loadb(at, strlen(want), 0, &je);
+  assert_non_null(st);
+  json_t *reg = json_pack("{s:s, s:[o]}", "Version", "2012-10-17", "Statement", st);
+  json_t *none = json_pack("{s:s, s:[]}", "Version", "2012-10-17", "Statement");
+  for (size_t i = 0; i < 2; i++) {
+    const char *act = i ? "ecr:CreateRepository" : "ecr:BatchImportUpstreamImage";
+    assert_true(
+        ptc_allowed(f.document, reg, SEED_SESSION, "722000009750", SEED_ROLE, act, PTC_REPO_ARN));
+    assert_false(
+        ptc_allowed(f.document, none, SEED_SESSION, "722000009750", SEED_ROLE, act, PTC_REPO_ARN));
+    assert_false(ptc_allowed(f.document, reg, "arn:aws:sts::999999999999:assumed-role/eks-node/x",
+                             "999999999999", "arn:aws:iam::999999999999:role/eks-node", act,
+                             PTC_REPO_ARN));
+    assert_false(ptc_allowed(f.document, reg, SEED_SESSION, "722000009750", SEED_ROLE, act,
+                             "arn:aws:ecr:ap-southeast-1:632000001762:repository/quay/nginx"));
+  }
+  json_decref(reg);
+  json_decref(none);
+  policyfix_release(&f);
+
+  /* Without CreateRepository the statement asks for the import only. */
+  r.ptc_create_repository = false;
+  build_any(&r, &f);
+  assert_contains(
+      f.caveat, "\"Action\":[\"ecr:BatchImportUpstreamImage\"],\"Resource\":\"" PTC_RESOURCE "\"}");
+  assert_null(strstr(f.caveat, "\"ecr:CreateRepository\"]"));
+  policyfix_release(&f);
+}
+
+/* policyfix_ptc_verify of the document text for r: true or false, the note into note_out. */
+static bool ptc_verify_text(const struct fix_request *r, const char *doc_text, char **note_out)
+{
+  json_t *doc = parse(doc_text);
+  bool ok = true;
+  char *note = NULL;
+  struct err e = {0};
+  if (policyfix_ptc_verify(r, doc, &ok, &note, &e) != ERR_OK)
+    fail_msg("policyfix_ptc_verify: %s", e.msg);
+  assert_non_null(note);
+  json_decref(doc);
+  *note_out = note;
+  return ok;
+}
+
+#define PTC_DOC(actions, resource)                                                       \
+  "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":" actions \
+  ",\"Resource\":\"" resource "\"}]}"
+#define PTC_IMPORT "[\"ecr:BatchImportUpstreamImage\"]"
+#define PTC_BOTH "[\"ecr:BatchImportUpstreamImage\",\"ecr:CreateRepository\"]"
+
+static void test_ptc_verify_helper(void **state)
+{
+  (void)state;
+  static const struct {
+    bool create;
+    const char *doc;
+    bool ok;
+    const char *note; /* in the verification */
+  } cases[] = {
+      {false, PTC_DOC(PTC_IMPORT, PTC_RESOURCE), true, "are not allowed by it"},
+      {true, PTC_DOC(PTC_BOTH, PTC_RESOURCE), true, "ecr:CreateRepository on"},
+      /* The whole registry, a sibling prefix, any region, any registry. */
+      {false, PTC_DOC(PTC_IMPORT, "arn:aws:ecr:ap-southeast-1:632000001762:repository/*"), false,
+       "repository/docker-hub-ecrdiag-probe/library/nginx"},
+      {false, PTC_DOC(PTC_IMPORT, "arn:aws:ecr:ap-southeast-1:632000001762:repository/docker-hub*"),
+       false, "repository/docker-hub-ecrdiag-probe/"},
+      {false,
+       PTC_DOC(PTC_IMPORT, "arn:aws:ecr:ap-southeast-1:632000001762:repository/*docker-hub/*"),
+       false, "repository/ecrdiag-probe/docker-hub/library/nginx"},
+      {false, PTC_DOC(PTC_IMPORT, "arn:aws:ecr:*:632000001762:repository/docker-hub/*"), false,
+       "arn:aws:ecr:us-east-1:632000001762:repository/docker-hub/library/nginx"},
+      {false, PTC_DOC(PTC_IMPORT, "arn:aws:ecr:ap-southeast-1:*:repository/docker-hub/*"), false,
+       "arn:aws:ecr:ap-southeast-1:999999999999:repository/docker-hub/library/nginx"},
+      /* More actions than the import. */
+      {false, PTC_DOC("\"ecr:*\"", PTC_RESOURCE), false, "more than the import"},
+      {false, PTC_DOC(PTC_BOTH, PTC_RESOURCE), false, "ecr:CreateRepository on " PTC_REPO_ARN},
+      {true,
+       PTC_DOC("[\"ecr:BatchImportUpstreamImage\",\"ecr:CreateRepository\",\"ecr:BatchGetImage\"]",
+               PTC_RESOURCE),
+       false, "ecr:BatchGetImage on " PTC_REPO_ARN},
+      /* Too little: another rule's repositories, or no CreateRepository when asked. */
+      {false, PTC_DOC(PTC_IMPORT, "arn:aws:ecr:ap-southeast-1:632000001762:repository/quay/*"),
+       false, "still refused ecr:BatchImportUpstreamImage on " PTC_REPO_ARN},
+      {true, PTC_DOC(PTC_IMPORT, PTC_RESOURCE), false,
+       "still refused ecr:CreateRepository on " PTC_REPO_ARN},
+  };
+  for (int cross = 0; cross < 2; cross++)
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      struct fix_request r = ptc_request(cases[i].create);
+      if (cross) {
+        r.principal_arn = SEED_SESSION;
+        r.caller_account = "722000009750";
+      }
+      char *note = NULL;
+      bool ok = ptc_verify_text(&r, cases[i].doc, &note);
+      if (ok != cases[i].ok || !strstr(note, cases[i].note))
+        fail_msg("case %zu (%s): verified %d, wanted %d with \"%s\": %s", i,
+                 cross ? "across accounts" : "same account", ok, cases[i].ok, cases[i].note, note);
+      free(note);
+    }
+
+  /* The fix's own document passes, and the request must be an import fix. */
+  struct fix_request r = ptc_request(true);
+  struct policy_fix f;
+  build_any(&r, &f);
+  bool ok = false;
+  char *note = NULL;
+  struct err e = {0};
+  assert_int_equal(policyfix_ptc_verify(&r, f.document, &ok, &note, &e), ERR_OK);
+  assert_true(ok);
+  assert_string_equal(note, f.verification);
+  free(note);
+  assert_int_equal(policyfix_ptc_verify(&r, NULL, &ok, &note, &e), ERR_INVALID);
+  assert_false(ok);
+  assert_null(note);
+  r.ptc_prefix = NULL;
+  r.ptc_create_repository = false;
+  assert_int_equal(policyfix_ptc_verify(&r, f.document, &ok, &note, &e), ERR_INVALID);
+  r = ptc_request(false);
+  r.repository = "nginx";
+  assert_int_equal(policyfix_ptc_verify(&r, f.document, &ok, &note, &e), ERR_INVALID);
+  policyfix_release(&f);
+}
+
+static void test_script_ptc_import(void **state)
+{
+  struct sandbox *sb = *state;
+  if (!tools_present())
+    skip();
+  struct fix_request r = ptc_request(true);
+  struct policy_fix f;
+  build_any(&r, &f);
+  sandbox_reset(sb);
+  assert_int_equal(sandbox_run(sb, f.aws_cli), 0);
+  assert_file_contains(sb, "state/calls.log",
+                       "iam put-role-policy --role-name eks-node --policy-name " PTC_POLICY_NAME
+                       " --policy-document file://");
+  char *put = sandbox_file(sb, "state/put.json");
+  assert_non_null(put);
+  json_t *got = parse(put);
+  assert_true(json_equal(got, f.document));
+  json_decref(got);
+  free(put);
+  assert_file_contains(sb, "out", "inline policy " PTC_POLICY_NAME " set on role eks-node");
+  policyfix_release(&f);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -2489,6 +2924,12 @@ int main(void)
                                       sandbox_teardown),
       cmocka_unit_test_setup_teardown(test_script_repository_exemption_then_grant, sandbox_setup,
                                       sandbox_teardown),
+      cmocka_unit_test(test_ptc_statement_document),
+      cmocka_unit_test(test_ptc_texts),
+      cmocka_unit_test(test_ptc_invalid),
+      cmocka_unit_test(test_ptc_cross_account),
+      cmocka_unit_test(test_ptc_verify_helper),
+      cmocka_unit_test_setup_teardown(test_script_ptc_import, sandbox_setup, sandbox_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
