@@ -1312,39 +1312,38 @@ enum err_code ecr_get_account_setting(struct aws_client *c, const char *region, 
   return rc;
 }
 
-enum err_code ecr_describe_repositories(struct aws_client *c, const char *region,
+/* A listing of registry_id's (NULL: the caller's) items, one page of up to 1000. */
+static enum err_code registry_list_call(struct aws_client *c, const char *region, const char *op,
                                         const char *registry_id, json_t **response,
                                         struct aws_call *call, struct err *e)
 {
   *response = NULL;
+  char target[128];
+  snprintf(target, sizeof target, "%s%s", ECR_TARGET_PREFIX, op);
   json_t *req = json_pack("{s:i}", "maxResults", 1000);
   if (!req || (registry_id && json_object_set_new(req, "registryId", json_string(registry_id)))) {
     json_decref(req);
     aws_call_release(call);
-    return err_set(e, ERR_INVALID, "cannot build the DescribeRepositories request");
+    return err_set(e, ERR_INVALID, "cannot build the %s request", op);
   }
-  enum err_code rc = json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "DescribeRepositories", req,
-                               response, false, call, e);
+  enum err_code rc = json_call(c, SVC_ECR, region, target, req, response, false, call, e);
   json_decref(req);
   return rc;
+}
+
+enum err_code ecr_describe_repositories(struct aws_client *c, const char *region,
+                                        const char *registry_id, json_t **response,
+                                        struct aws_call *call, struct err *e)
+{
+  return registry_list_call(c, region, "DescribeRepositories", registry_id, response, call, e);
 }
 
 enum err_code ecr_describe_pull_through_cache_rules(struct aws_client *c, const char *region,
                                                     const char *registry_id, json_t **response,
                                                     struct aws_call *call, struct err *e)
 {
-  *response = NULL;
-  json_t *req = json_pack("{s:i}", "maxResults", 1000);
-  if (!req || (registry_id && json_object_set_new(req, "registryId", json_string(registry_id)))) {
-    json_decref(req);
-    aws_call_release(call);
-    return err_set(e, ERR_INVALID, "cannot build the DescribePullThroughCacheRules request");
-  }
-  enum err_code rc =
-      json_call(c, SVC_ECR, region, ECR_TARGET_PREFIX "DescribePullThroughCacheRules", req,
-                response, false, call, e);
-  json_decref(req);
-  return rc;
+  return registry_list_call(c, region, "DescribePullThroughCacheRules", registry_id, response, call,
+                            e);
 }
 
 /* ---- Organizations ---- */

@@ -1570,6 +1570,32 @@ static int tag_by_distance(const void *a, const void *b)
 #define NEAREST_TAGS 5
 #define TAGS_SEEN_MAX 1000
 
+/* Adds to the first (not alternative) finding of cause the names nearest to what was asked
+ * for: evidence[key] and a sentence "INTRO a, b (of TOTAL WHAT)." after its summary. */
+static void add_nearest(struct diagnosis *d, enum cause_id cause, const char *key,
+                        const char *intro, const char *const *names, size_t shown, size_t total,
+                        const char *what)
+{
+  for (size_t j = 0; shown && j < d->n_findings; j++) {
+    struct diag_finding *fd = &d->findings[j];
+    if (fd->cause != cause || fd->alternative)
+      continue;
+    json_t *list = json_array();
+    struct buf b;
+    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
+    buf_printf(&b, "%s%s", fd->summary, intro);
+    for (size_t t = 0; t < shown; t++) {
+      json_array_append_new(list, json_string(names[t]));
+      buf_printf(&b, "%s %s", t ? "," : "", names[t]);
+    }
+    buf_printf(&b, " (of %zu%s).", total, what);
+    json_object_set_new(fd->evidence, key, list);
+    free(fd->summary);
+    fd->summary = buf_detach(&b);
+    return;
+  }
+}
+
 /* Adds to the IMAGE_NOT_FOUND finding the existing tags nearest to the one asked for, newest
  * first: most often a typo or a tag that was never pushed. */
 static void read_tags(struct probe *p, struct fetch *f)
@@ -1597,24 +1623,11 @@ static void read_tags(struct probe *p, struct fetch *f)
   qsort(seen, n, sizeof *seen, tag_by_distance);
   size_t shown = n < NEAREST_TAGS ? n : NEAREST_TAGS;
   qsort(seen, shown, sizeof *seen, tag_by_newest);
-  for (size_t j = 0; j < d->n_findings; j++) {
-    struct diag_finding *fd = &d->findings[j];
-    if (fd->cause != CAUSE_IMAGE_NOT_FOUND)
-      continue;
-    json_t *list = json_array();
-    struct buf b;
-    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
-    buf_printf(&b, "%s The nearest existing tags, newest first:", fd->summary);
-    for (size_t t = 0; t < shown; t++) {
-      json_array_append_new(list, json_string(seen[t].tag));
-      buf_printf(&b, "%s %s", t ? "," : "", seen[t].tag);
-    }
-    buf_printf(&b, " (of %zu tags).", n);
-    json_object_set_new(fd->evidence, "nearest_tags", list);
-    free(fd->summary);
-    fd->summary = buf_detach(&b);
-    break;
-  }
+  const char *names[NEAREST_TAGS];
+  for (size_t t = 0; t < shown; t++)
+    names[t] = seen[t].tag;
+  add_nearest(d, CAUSE_IMAGE_NOT_FOUND, "nearest_tags",
+              " The nearest existing tags, newest first:", names, shown, n, " tags");
 out:
   free(seen);
 }
@@ -1658,24 +1671,11 @@ static void read_repositories(struct probe *p, struct fetch *f)
   qsort(seen, shown, sizeof *seen, repo_by_distance);
   if (shown > NEAREST_REPOSITORIES)
     shown = NEAREST_REPOSITORIES;
-  for (size_t j = 0; shown && j < d->n_findings; j++) {
-    struct diag_finding *fd = &d->findings[j];
-    if (fd->cause != CAUSE_REPOSITORY_NOT_FOUND || fd->alternative)
-      continue;
-    json_t *list = json_array();
-    struct buf b;
-    buf_init(&b, DIAG_SUMMARY_MAX_BYTES);
-    buf_printf(&b, "%s Repositories with near names in %s:", fd->summary, d->ref.region);
-    for (size_t t = 0; t < shown; t++) {
-      json_array_append_new(list, json_string(seen[t].name));
-      buf_printf(&b, "%s %s", t ? "," : "", seen[t].name);
-    }
-    buf_printf(&b, " (of %zu).", n);
-    json_object_set_new(fd->evidence, "nearest_repositories", list);
-    free(fd->summary);
-    fd->summary = buf_detach(&b);
-    break;
-  }
+  const char *names[NEAREST_REPOSITORIES];
+  for (size_t t = 0; t < shown; t++)
+    names[t] = seen[t].name;
+  add_nearest(d, CAUSE_REPOSITORY_NOT_FOUND, "nearest_repositories",
+              " Repositories with near names:", names, shown, n, "");
   free(seen);
 }
 
