@@ -253,9 +253,8 @@ int cmd_policy_lint(int argc, char **argv)
   int status = EXIT_USAGE;
   struct err e;
   err_clear(&e);
-  struct buf text, repo_text;
+  struct buf text;
   buf_init(&text, POLICY_MAX_BYTES);
-  buf_init(&repo_text, POLICY_MAX_BYTES);
   struct policylint_report rep = {0};
   json_t *out = NULL;
   enum err_code rc = read_all(path, &text, &e);
